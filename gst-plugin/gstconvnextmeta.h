@@ -1,0 +1,78 @@
+/* GstConvNextClassificationMeta — the classification result convnextclassify attaches
+ * to every buffer.  Public: installed as <convnext/gstconvnextmeta.h>, implemented in
+ * libgstconvnextmeta-1.0 (pkg-config gstconvnextmeta-1.0) so applications can read it.
+ *
+ *   GstConvNextClassificationMeta *meta = gst_buffer_get_convnext_classification_meta (buf);
+ *   for (guint i = 0; meta && i < meta->n_classes; i++)
+ *     g_print ("%s %.3f\n", meta->classes[i].label, meta->classes[i].score);
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/**
+ * GstConvNextClass:
+ * @class_id: index of the class in the model's logits.
+ * @score: softmax probability, 0..1.
+ * @label: (transfer none): the class label, owned by the meta.
+ */
+typedef struct {
+  guint class_id;
+  gfloat score;
+  gchar *label;
+} GstConvNextClass;
+
+/**
+ * GstConvNextClassificationMeta:
+ * @meta: parent.
+ * @n_classes: number of entries in @classes (top-k after the threshold; may be 0).
+ * @classes: (array length=n_classes): entries by descending score.
+ * @model_name: (transfer none): name of the model (its directory's basename).
+ * @frame_number: index (from 0 since the element started) of the input frame the result
+ *   was computed on; equals the buffer's own index unless inference-interval > 1.
+ * @frame_pts: PTS of that frame (GST_CLOCK_TIME_NONE if it had none).
+ * @inference_time: wall-clock time of preprocessing + inference for that frame, in ns.
+ *
+ * Survives copies, tee, queue, videoconvert, videoscale and videorate (its transform copies it
+ * for copy and video transforms: a whole-frame classification does not depend on size).
+ */
+typedef struct {
+  GstMeta meta;
+  guint n_classes;
+  GstConvNextClass *classes;
+  gchar *model_name;
+  guint64 frame_number;
+  GstClockTime frame_pts;
+  GstClockTime inference_time;
+} GstConvNextClassificationMeta;
+
+GType gst_convnext_classification_meta_api_get_type (void);
+#define GST_CONVNEXT_CLASSIFICATION_META_API_TYPE (gst_convnext_classification_meta_api_get_type ())
+
+const GstMetaInfo *gst_convnext_classification_meta_get_info (void);
+#define GST_CONVNEXT_CLASSIFICATION_META_INFO (gst_convnext_classification_meta_get_info ())
+
+#define gst_buffer_get_convnext_classification_meta(b) \
+  ((GstConvNextClassificationMeta *) gst_buffer_get_meta ((b), GST_CONVNEXT_CLASSIFICATION_META_API_TYPE))
+
+/**
+ * gst_buffer_add_convnext_classification_meta:
+ * @buffer: a writable buffer.
+ * @classes: (array length=n_classes): entries to copy (labels are copied).
+ * @model_name: copied.
+ *
+ * Returns: (transfer none): the new meta.
+ */
+GstConvNextClassificationMeta *gst_buffer_add_convnext_classification_meta (GstBuffer *buffer,
+    const GstConvNextClass *classes, guint n_classes, const gchar *model_name,
+    guint64 frame_number, GstClockTime frame_pts, GstClockTime inference_time);
+
+/* The ROI meta convention (DL Streamer): a full-frame GstVideoRegionOfInterestMeta of this
+ * roi_type carries a GstStructure param named "classification" with fields label (string),
+ * label_id (int), confidence (double), model_name (string). */
+#define GST_CONVNEXT_ROI_TYPE "convnext"
+#define GST_CONVNEXT_ROI_PARAM "classification"
+
+G_END_DECLS

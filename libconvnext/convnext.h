@@ -1,0 +1,328 @@
+/* libconvnext — run Hugging Face ConvNeXt checkpoints on the CPU with oneDNN.
+ *
+ * One header, opaque handles, GError for every failure.  No GStreamer types.
+ *
+ * Usage:
+ *
+ *   ConvNextParams params;
+ *   convnext_params_init (&params);
+ *   g_autoptr (ConvNextModel) model = convnext_model_new ("convnext-tiny-224", &params, &error);
+ *   g_autoptr (ConvNextPreprocessor) pre = convnext_preprocessor_new ("convnext-tiny-224", &error);
+ *   guint w, h;
+ *   convnext_preprocessor_get_output_size (pre, image.width, image.height, &w, &h);           // e.g. 224 x 224
+ *   float *pixel_values = g_new (float, 3 * h * w);                  // [1, 3, h, w]
+ *   convnext_preprocessor_process (pre, &image, NULL, pixel_values, &error);
+ *   float *logits = g_new (float, convnext_model_get_num_labels (model));
+ *   convnext_model_forward (model, pixel_values, 1, h, w, logits, NULL, &error);
+ *   ConvNextClass top[5];
+ *   guint n = convnext_model_top_k (model, logits, 5, top);
+ *
+ * Thread safety: a ConvNextModel or ConvNextPreprocessor may be used by one thread at a
+ * time (they own run-time buffers).  The getters that only read the config are safe from
+ * any thread.  Pointers returned by getters are borrowed and live as long as the handle.
+ *
+ * Errors: every function that can fail returns FALSE/NULL and sets a CONVNEXT_ERROR
+ * whose message names the file and the key or tensor concerned.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define CONVNEXT_ERROR (convnext_error_quark ())
+GQuark convnext_error_quark (void);
+
+/**
+ * ConvNextError:
+ * @CONVNEXT_ERROR_IO: a file is missing or unreadable.
+ * @CONVNEXT_ERROR_INVALID_CONFIG: config.json / preprocessor_config.json is malformed,
+ *   misses a key or has a value of the wrong type or range.
+ * @CONVNEXT_ERROR_INVALID_WEIGHTS: model.safetensors is malformed, or a tensor is missing,
+ *   has the wrong shape or an unsupported dtype.
+ * @CONVNEXT_ERROR_INVALID_INPUT: a call's arguments are unusable (zero size, NULL data,
+ *   input too small for the network, region outside the image…).
+ * @CONVNEXT_ERROR_UNSUPPORTED: a valid request this build or CPU cannot serve
+ *   (e.g. bf16 on a CPU without bf16 support, an unknown pixel format).
+ * @CONVNEXT_ERROR_BACKEND: oneDNN failed; the message has the call and its status.
+ */
+typedef enum {
+  CONVNEXT_ERROR_IO,
+  CONVNEXT_ERROR_INVALID_CONFIG,
+  CONVNEXT_ERROR_INVALID_WEIGHTS,
+  CONVNEXT_ERROR_INVALID_INPUT,
+  CONVNEXT_ERROR_UNSUPPORTED,
+  CONVNEXT_ERROR_BACKEND,
+} ConvNextError;
+
+/**
+ * ConvNextPrecision:
+ * @CONVNEXT_PRECISION_F32: float32 everywhere (the default).
+ * @CONVNEXT_PRECISION_BF16: bfloat16 weights and activations for convolutions and matmuls,
+ *   f32 accumulation; needs avx512_core_bf16 or newer (else CONVNEXT_ERROR_UNSUPPORTED).
+ */
+typedef enum {
+  CONVNEXT_PRECISION_F32,
+  CONVNEXT_PRECISION_BF16,
+} ConvNextPrecision;
+
+/**
+ * ConvNextParams:
+ * @n_threads: worker threads for inference; 0 = all cores (the default).
+ * @precision: see #ConvNextPrecision; default F32.
+ * @output_hidden_states: keep the embeddings output and every stage output so that
+ *   convnext_model_get_hidden_state() can return them (costs memory); default FALSE.
+ *
+ * Always initialise with convnext_params_init() so that fields added later get defaults.
+ */
+typedef struct {
+  guint n_threads;
+  ConvNextPrecision precision;
+  gboolean output_hidden_states;
+  /*< private >*/
+  gpointer _reserved[8];
+} ConvNextParams;
+
+void convnext_params_init (ConvNextParams *params);
+
+/**
+ * convnext_default_model_dir:
+ *
+ * The project's embedded default model (a ConvNeXt trained on CIFAR-10): the value of the
+ * environment variable CONVNEXT_DEFAULT_MODEL when set (`meson devenv` sets it to the
+ * source tree's copy), else the installed <datadir>/convnext/models/convnext-cifar10.
+ * Returns: (transfer none): a directory path.
+ */
+const char *convnext_default_model_dir (void);
+
+/* ------------------------------------------------------------------------------------------
+ * Model: config.json + model.safetensors, and the oneDNN network that runs them.
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct _ConvNextModel ConvNextModel;
+
+/**
+ * convnext_model_new:
+ * @model_dir: a Hugging Face ConvNeXt checkpoint directory holding config.json and
+ *   model.safetensors (F32, F16 or BF16 tensors) of ConvNextForImageClassification
+ *   (names `convnext.*` and `classifier.*`) or of the bare ConvNextModel (no prefix,
+ *   no classifier: logits are then unavailable).
+ * @params: (nullable): options; NULL means convnext_params_init() defaults.
+ *
+ * Loads and validates the checkpoint, honouring every ConvNextConfig field (num_channels,
+ * patch_size, num_stages, hidden_sizes, depths, hidden_act, layer_norm_eps,
+ * layer_scale_init_value, id2label, image_size, out_features/out_indices).
+ * The oneDNN network is built lazily for each input shape and reused.
+ *
+ * Returns: (transfer full): the model, or NULL with @error set (IO, INVALID_CONFIG,
+ *   INVALID_WEIGHTS, UNSUPPORTED or BACKEND).
+ */
+ConvNextModel *convnext_model_new (const char *model_dir, const ConvNextParams *params,
+    GError **error);
+
+/** convnext_model_free: frees @model; NULL is allowed. */
+void convnext_model_free (ConvNextModel *model);
+
+/** convnext_model_get_name: the checkpoint's name: the basename of its directory. */
+const char *convnext_model_get_name (const ConvNextModel *model);
+
+/** convnext_model_get_num_channels: config num_channels (input C). */
+guint convnext_model_get_num_channels (const ConvNextModel *model);
+
+/** convnext_model_get_image_size: config image_size (informative; any size that the
+ *  convolutions accept can be run). */
+guint convnext_model_get_image_size (const ConvNextModel *model);
+
+/** convnext_model_get_hidden_size: C_last = hidden_sizes[-1], the pooler_output width. */
+guint convnext_model_get_hidden_size (const ConvNextModel *model);
+
+/** convnext_model_get_num_labels: number of classes; 0 for a bare ConvNextModel. */
+guint convnext_model_get_num_labels (const ConvNextModel *model);
+
+/** convnext_model_get_label: id2label[@id] (or the labels set with
+ *  convnext_model_set_labels()); "LABEL_<id>" when config.json has none; NULL if
+ *  @id >= num_labels. */
+const char *convnext_model_get_label (const ConvNextModel *model, guint id);
+
+/**
+ * convnext_model_set_labels:
+ * @labels: @n_labels strings (copied) replacing id2label.
+ *
+ * Returns: FALSE with CONVNEXT_ERROR_INVALID_INPUT when @n_labels != num_labels.
+ */
+gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *labels,
+    guint n_labels, GError **error);
+
+/**
+ * convnext_model_forward:
+ * @pixel_values: float32 [@batch, num_channels, @height, @width], NCHW as in transformers.
+ * @logits: (out caller-allocates) (nullable): [@batch, num_labels]; must be NULL for a
+ *   bare ConvNextModel.
+ * @pooler_output: (out caller-allocates) (nullable): [@batch, hidden_size]: the mean over
+ *   H, W of the last stage followed by the final LayerNorm (eps = layer_norm_eps).
+ *
+ * Runs the network.  The first call for a given (@batch, @height, @width) builds the
+ * oneDNN primitives for it; later calls reuse them and allocate nothing.
+ *
+ * Returns: FALSE with INVALID_INPUT (zero or too-small sizes, logits requested from a
+ *   bare model) or BACKEND.
+ */
+gboolean convnext_model_forward (ConvNextModel *model, const float *pixel_values,
+    guint batch, guint height, guint width, float *logits, float *pooler_output,
+    GError **error);
+
+/** convnext_model_get_num_hidden_states: num_stages + 1 (embeddings output, then each stage). */
+guint convnext_model_get_num_hidden_states (const ConvNextModel *model);
+
+/**
+ * convnext_model_get_out_indices:
+ * @n_indices: (out): number of entries.
+ *
+ * The hidden-state indices selected by config out_features/out_indices (stage names
+ * "stem", "stage1"…, as transformers' BackboneMixin); default: the last stage only.
+ * Returns: (transfer none): the indices, ascending.
+ */
+const guint *convnext_model_get_out_indices (const ConvNextModel *model, guint *n_indices);
+
+/**
+ * convnext_model_get_hidden_state:
+ * @index: 0 = embeddings output, s = output of stage s-1 (transformers' hidden_states[index]).
+ * @shape: (out): [N, C, H, W] of the last forward call.
+ * @out: (out caller-allocates) (nullable): receives the tensor in NCHW float32.
+ *
+ * Only after a forward call with params.output_hidden_states set.
+ * Returns: FALSE with INVALID_INPUT if @index is out of range or no state was kept.
+ */
+gboolean convnext_model_get_hidden_state (ConvNextModel *model, guint index,
+    guint shape[4], float *out, GError **error);
+
+/**
+ * ConvNextClass:
+ * @id: class index into the logits.
+ * @score: softmax probability in [0, 1].
+ * @label: (transfer none): the class label (borrowed from the model).
+ */
+typedef struct {
+  guint id;
+  float score;
+  const char *label;
+} ConvNextClass;
+
+/**
+ * convnext_model_top_k:
+ * @logits: [num_labels] for one image.
+ * @k: how many classes to return at most.
+ * @out: (out caller-allocates): room for min(@k, num_labels) entries.
+ *
+ * Softmax over @logits, then the @k best by score, descending (ties: lower id first).
+ * Returns: the number of entries written.
+ */
+guint convnext_model_top_k (const ConvNextModel *model, const float *logits, guint k,
+    ConvNextClass *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Preprocessing: any raw frame → pixel_values, as transformers' ConvNextImageProcessor.
+ * ------------------------------------------------------------------------------------------ */
+
+/**
+ * ConvNextPixelFormat: the layouts accepted by convnext_preprocessor_process(); the names
+ * follow GstVideoFormat (RGBx = R,G,B,pad bytes in memory order).  Alpha/pad is dropped,
+ * GRAY8 is replicated to R=G=B, I420/NV12 are converted with the image's colorimetry.
+ */
+typedef enum {
+  CONVNEXT_PIXEL_FORMAT_RGB,
+  CONVNEXT_PIXEL_FORMAT_BGR,
+  CONVNEXT_PIXEL_FORMAT_RGBX,
+  CONVNEXT_PIXEL_FORMAT_BGRX,
+  CONVNEXT_PIXEL_FORMAT_XRGB,
+  CONVNEXT_PIXEL_FORMAT_XBGR,
+  CONVNEXT_PIXEL_FORMAT_RGBA,
+  CONVNEXT_PIXEL_FORMAT_BGRA,
+  CONVNEXT_PIXEL_FORMAT_ARGB,
+  CONVNEXT_PIXEL_FORMAT_ABGR,
+  CONVNEXT_PIXEL_FORMAT_I420,
+  CONVNEXT_PIXEL_FORMAT_NV12,
+  CONVNEXT_PIXEL_FORMAT_GRAY8,
+} ConvNextPixelFormat;
+
+/** ConvNextColorMatrix: YUV→RGB matrix (GstVideoColorMatrix subset). */
+typedef enum {
+  CONVNEXT_COLOR_MATRIX_BT601,
+  CONVNEXT_COLOR_MATRIX_BT709,
+  CONVNEXT_COLOR_MATRIX_BT2020,
+} ConvNextColorMatrix;
+
+/**
+ * ConvNextImage: a borrowed view of one frame.
+ * @format: the pixel layout.
+ * @width, @height: in pixels, > 0 (odd sizes allowed; I420/NV12 chroma planes are
+ *   (width+1)/2 × (height+1)/2).
+ * @data: plane pointers (packed formats use data[0] only; I420: Y, U, V; NV12: Y, UV).
+ * @stride: bytes per row of each plane (any value ≥ the packed row size).
+ * @matrix, @full_range: YUV colorimetry (ignored for RGB/gray formats).
+ */
+typedef struct {
+  ConvNextPixelFormat format;
+  guint width;
+  guint height;
+  const guint8 *data[3];
+  gsize stride[3];
+  ConvNextColorMatrix matrix;
+  gboolean full_range;
+} ConvNextImage;
+
+/** ConvNextRect: a region of interest, in pixels of the image. */
+typedef struct {
+  guint x, y, width, height;
+} ConvNextRect;
+
+typedef struct _ConvNextPreprocessor ConvNextPreprocessor;
+
+/**
+ * convnext_preprocessor_new:
+ * @model_dir: directory holding preprocessor_config.json.  A missing file means
+ *   transformers' ConvNextImageProcessor defaults: size {"shortest_edge": 384},
+ *   crop_pct 224/256, resample 3 (bicubic), rescale 1/255, mean = std = [0.5, 0.5, 0.5].
+ *
+ * Reads do_resize, size ({"shortest_edge": N} or an integer), crop_pct (null → 224/256),
+ * resample (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic), do_rescale, rescale_factor,
+ * do_normalize, image_mean, image_std.
+ *
+ * Returns: (transfer full): the preprocessor, or NULL with INVALID_CONFIG / IO set.
+ */
+ConvNextPreprocessor *convnext_preprocessor_new (const char *model_dir, GError **error);
+
+/** convnext_preprocessor_free: NULL is allowed. */
+void convnext_preprocessor_free (ConvNextPreprocessor *pre);
+
+/**
+ * convnext_preprocessor_get_output_size:
+ * @in_width, @in_height: the size of the image (or ROI) to be processed.
+ * @width, @height: (out): the pixel_values spatial size: shortest_edge × shortest_edge
+ *   when do_resize, else the input size.
+ */
+void convnext_preprocessor_get_output_size (const ConvNextPreprocessor *pre, guint in_width,
+    guint in_height, guint *width, guint *height);
+
+/**
+ * convnext_preprocessor_process:
+ * @image: the frame.
+ * @roi: (nullable): the part of @image to use; NULL = all of it.
+ * @pixel_values: (out caller-allocates): float32 [3, H, W] (one slot of an NCHW batch) with
+ *   H × W from convnext_preprocessor_get_output_size().
+ *
+ * As ConvNextImageProcessor.preprocess on the RGB image: shortest_edge < 384 → resize the
+ * short side to int(shortest_edge / crop_pct) keeping the aspect ratio, then center crop
+ * (zero padding when smaller); ≥ 384 → warp to shortest_edge × shortest_edge.  Resampling is
+ * PIL's antialiased filter, rounded to uint8; then rescale and normalize.
+ * No allocation after the first frame of a given size.
+ *
+ * Returns: FALSE with INVALID_INPUT (zero size, NULL plane, ROI outside) or UNSUPPORTED.
+ */
+gboolean convnext_preprocessor_process (ConvNextPreprocessor *pre, const ConvNextImage *image,
+    const ConvNextRect *roi, float *pixel_values, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextModel, convnext_model_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextPreprocessor, convnext_preprocessor_free)
+
+G_END_DECLS
