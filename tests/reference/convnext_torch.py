@@ -126,12 +126,44 @@ class ConvNextModel(nn.Module):
         return last, pooled, [e] + states
 
 
+def num_labels(cfg):
+    """PretrainedConfig: len(id2label) when given, else the num_labels kwarg, else 2 (LABEL_0, LABEL_1)."""
+    if cfg.get("id2label") is not None:
+        return len(cfg["id2label"])
+    return cfg.get("num_labels", 2)
+
+
+def stage_names(cfg):
+    """ConvNextConfig.stage_names: "stem", then "stage1".."stageN"."""
+    return ["stem"] + [f"stage{i}" for i in range(1, len(cfg["depths"]) + 1)]
+
+
+def out_indices(cfg):
+    """BackboneMixin's aligned out_indices (utils/backbone_utils.py), made non-negative and checked.
+
+    Neither set: the last stage; only out_features: their positions in stage_names; only
+    out_indices: as given (Python-style negative indices allowed); both: must agree.
+    """
+    names = stage_names(cfg)
+    feats, idx = cfg.get("out_features"), cfg.get("out_indices")
+    if feats is None and idx is None:
+        return [len(names) - 1]
+    if idx is None:
+        idx = [names.index(f) for f in feats]
+    pos = [i % len(names) if i < 0 else i for i in idx]
+    if pos != sorted(pos) or len(set(pos)) != len(pos):
+        raise ValueError(f"out_indices {idx} must be in the order of stage_names")
+    if feats is not None and [names[i] for i in pos] != list(feats):
+        raise ValueError(f"out_features {feats} and out_indices {idx} do not match")
+    return pos
+
+
 class ConvNextForImageClassification(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         self.convnext = ConvNextModel(cfg)
-        n = len(cfg["id2label"])
-        self.classifier = nn.Linear(cfg["hidden_sizes"][-1], n)
+        n = num_labels(cfg)
+        self.classifier = nn.Linear(cfg["hidden_sizes"][-1], n) if n > 0 else nn.Identity()
 
     def forward(self, pixel_values):
         last, pooled, states = self.convnext(pixel_values)

@@ -11,8 +11,12 @@ import torch
 _DTYPES = {torch.float32: ("F32", 4), torch.float16: ("F16", 2), torch.bfloat16: ("BF16", 2)}
 
 
-def save(tensors, path, metadata=None, pad_to=8):
-    """Write {name: tensor} to path, tensors in name order, header padded with spaces."""
+def save(tensors, path, metadata=None, pad_to=8, data_start_mod=None):
+    """Write {name: tensor} to path, tensors in name order, header padded with spaces.
+
+    data_start_mod: pad the header instead so that the data starts at an offset ≡ this value
+    (mod 8), e.g. 3 for deliberately unaligned data (the format allows it).
+    """
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
         t = tensors[name].detach().contiguous().cpu()
@@ -24,7 +28,10 @@ def save(tensors, path, metadata=None, pad_to=8):
     if metadata:
         header["__metadata__"] = metadata
     text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((-len(text)) % pad_to)
+    if data_start_mod is None:
+        text += b" " * ((-len(text)) % pad_to)
+    else:
+        text += b" " * ((data_start_mod - 8 - len(text)) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)))
         f.write(text)
