@@ -1,0 +1,284 @@
+/* preprocessor_config.json → ConvNextPreprocessConfig, with the semantics of transformers'
+ * ConvNextImageProcessor (models/convnext/image_processing_convnext.py):
+ *
+ *   do_resize       true
+ *   size            {"shortest_edge": 384}; an integer N means {"shortest_edge": N}
+ *                   (get_size_dict(size, default_to_square=False)); {"height", "width"} is
+ *                   refused, as ConvNextImageProcessor.resize refuses it
+ *   crop_pct        224 / 256; null means the default too
+ *   resample        3 (PIL BICUBIC); null means 2 (BILINEAR), what image_transforms.resize
+ *                   falls back to
+ *   do_rescale      true
+ *   rescale_factor  1 / 255
+ *   do_normalize    true
+ *   image_mean      IMAGENET_STANDARD_MEAN [0.5, 0.5, 0.5]; a single number is broadcast
+ *   image_std       IMAGENET_STANDARD_STD [0.5, 0.5, 0.5]; must be finite and > 0
+ *
+ * Other keys (image_processor_type, …) are ignored. */
+#include "preprocess-private.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+
+#define CONFIG_NAME "preprocessor_config.json"
+
+static char *
+describe_node (JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_NULL (node))
+    return g_strdup ("null");
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    return g_strdup_printf ("an array of %u", json_array_get_length (json_node_get_array (node)));
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    return g_strdup ("an object");
+  switch (json_node_get_value_type (node)) {
+    case G_TYPE_STRING:
+      return g_strdup_printf ("\"%.40s\"", json_node_get_string (node));
+    case G_TYPE_BOOLEAN:
+      return g_strdup (json_node_get_boolean (node) ? "true" : "false");
+    case G_TYPE_INT64:
+      return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+    case G_TYPE_DOUBLE: {
+      /* "3.0", not "3": the type is what may be wrong */
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+      double v = json_node_get_double (node);
+      g_ascii_formatd (buf, sizeof buf, "%.15g", v);
+      if (g_ascii_strtod (buf, NULL) != v)
+        g_ascii_formatd (buf, sizeof buf, "%.17g", v);
+      return g_strdup_printf ("%s%s", buf, strpbrk (buf, ".eEn") ? "" : ".0");
+    }
+    default:
+      return g_strdup ("a value");
+  }
+}
+
+/* The one helper behind every config error: "invalid <key> in <file>: expected …, got …". */
+static gboolean invalid (GError **error, const char *path, const char *key, JsonNode *got,
+    const char *expected_fmt, ...) G_GNUC_PRINTF (5, 6);
+
+static gboolean
+invalid (GError **error, const char *path, const char *key, JsonNode *got,
+    const char *expected_fmt, ...)
+{
+  va_list args;
+  g_autofree char *expected = NULL;
+  g_autofree char *got_text = describe_node (got);
+
+  va_start (args, expected_fmt);
+  expected = g_strdup_vprintf (expected_fmt, args);
+  va_end (args);
+  g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+      "invalid %s in %s: expected %s, got %s", key, path, expected, got_text);
+  return FALSE;
+}
+
+static gboolean
+node_is_int (JsonNode *node)
+{
+  return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64;
+}
+
+static gboolean
+node_is_number (JsonNode *node)
+{
+  return JSON_NODE_HOLDS_VALUE (node) && (json_node_get_value_type (node) == G_TYPE_INT64
+      || json_node_get_value_type (node) == G_TYPE_DOUBLE);
+}
+
+static gboolean
+read_bool (JsonObject *obj, const char *path, const char *key, gboolean *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    return invalid (error, path, key, node, "true or false");
+  *out = json_node_get_boolean (node);
+  return TRUE;
+}
+
+/* "size": N, {"shortest_edge": N}, or null (the default). */
+static gboolean
+read_size (JsonObject *obj, const char *path, guint *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, "size");
+  JsonNode *edge = node;
+  const char *key = "size";
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (JSON_NODE_HOLDS_OBJECT (node)) {
+    key = "size[\"shortest_edge\"]";
+    edge = json_object_get_member (json_node_get_object (node), "shortest_edge");
+    if (edge == NULL)
+      return invalid (error, path, "size", node, "{\"shortest_edge\": N} or an integer "
+          "(ConvNextImageProcessor has no {\"height\", \"width\"} size)");
+  }
+  if (!node_is_int (edge) || json_node_get_int (edge) < 1
+      || json_node_get_int (edge) > CONVNEXT_PREPROCESS_MAX_SIZE)
+    return invalid (error, path, key, edge, "an integer in [1, %d]",
+        CONVNEXT_PREPROCESS_MAX_SIZE);
+  *out = json_node_get_int (edge);
+  return TRUE;
+}
+
+static gboolean
+read_crop_pct (JsonObject *obj, const char *path, double *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, "crop_pct");
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!node_is_number (node) || !isfinite (json_node_get_double (node))
+      || json_node_get_double (node) <= 0)
+    return invalid (error, path, "crop_pct", node, "a number > 0 (or null)");
+  *out = json_node_get_double (node);
+  return TRUE;
+}
+
+static gboolean
+read_resample (JsonObject *obj, const char *path, ConvNextResample *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, "resample");
+
+  if (node == NULL)
+    return TRUE;
+  if (JSON_NODE_HOLDS_NULL (node)) {
+    *out = CONVNEXT_RESAMPLE_BILINEAR;
+    return TRUE;
+  }
+  if (!node_is_int (node) || json_node_get_int (node) < CONVNEXT_RESAMPLE_NEAREST
+      || json_node_get_int (node) > CONVNEXT_RESAMPLE_HAMMING)
+    return invalid (error, path, "resample", node, "a PIL filter: 0 (nearest), 1 (lanczos), "
+        "2 (bilinear), 3 (bicubic), 4 (box) or 5 (hamming)");
+  *out = json_node_get_int (node);
+  return TRUE;
+}
+
+static gboolean
+read_rescale_factor (JsonObject *obj, const char *path, double *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, "rescale_factor");
+
+  if (node == NULL)
+    return TRUE;
+  if (!node_is_number (node) || !isfinite (json_node_get_double (node)))
+    return invalid (error, path, "rescale_factor", node, "a finite number");
+  *out = json_node_get_double (node);
+  return TRUE;
+}
+
+/* image_mean / image_std: 3 numbers, or one number for all channels; null = the default. */
+static gboolean
+read_channels (JsonObject *obj, const char *path, const char *key, gboolean positive,
+    double out[3], GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+  const char *expected = positive ? "3 finite numbers > 0 (or one)" : "3 finite numbers (or one)";
+  double values[3];
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (JSON_NODE_HOLDS_ARRAY (node)) {
+    JsonArray *array = json_node_get_array (node);
+    if (json_array_get_length (array) != 3)
+      return invalid (error, path, key, node, "%s", expected);
+    for (guint c = 0; c < 3; c++) {
+      JsonNode *item = json_array_get_element (array, c);
+      g_autofree char *item_key = g_strdup_printf ("%s[%u]", key, c);
+      if (!node_is_number (item))
+        return invalid (error, path, item_key, item, "a number");
+      values[c] = json_node_get_double (item);
+    }
+  } else if (node_is_number (node)) {
+    values[0] = values[1] = values[2] = json_node_get_double (node);
+  } else {
+    return invalid (error, path, key, node, "%s", expected);
+  }
+  for (guint c = 0; c < 3; c++) {
+    if (!isfinite (values[c]) || (positive && !(values[c] > 0))) {
+      g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+          "invalid %s in %s: expected %s, got %g for channel %u", key, path, expected,
+          values[c], c);
+      return FALSE;
+    }
+  }
+  memcpy (out, values, sizeof values);
+  return TRUE;
+}
+
+/* The shortest_edge < 384 branch resizes the short side to int(shortest_edge / crop_pct). */
+static gboolean
+check_resize_target (const ConvNextPreprocessConfig *cfg, const char *path, GError **error)
+{
+  double target;
+
+  if (!cfg->do_resize || cfg->shortest_edge >= 384)
+    return TRUE;
+  target = floor (cfg->shortest_edge / cfg->crop_pct);
+  if (target < 1 || target > CONVNEXT_PREPROCESS_MAX_SIZE) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+        "invalid crop_pct in %s: int(shortest_edge / crop_pct) = int(%u / %g) must be in "
+        "[1, %d]", path, cfg->shortest_edge, cfg->crop_pct, CONVNEXT_PREPROCESS_MAX_SIZE);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+convnext_preprocess_config_load (ConvNextPreprocessConfig *cfg, const char *model_dir,
+    GError **error)
+{
+  g_autofree char *path = g_build_filename (model_dir, CONFIG_NAME, NULL);
+  g_autoptr (JsonParser) parser = NULL;
+  g_autoptr (GError) local_error = NULL;
+  JsonNode *root;
+  JsonObject *obj;
+
+  *cfg = (ConvNextPreprocessConfig) {
+    .do_resize = TRUE,
+    .shortest_edge = 384,
+    .crop_pct = 224.0 / 256.0,
+    .resample = CONVNEXT_RESAMPLE_BICUBIC,
+    .do_rescale = TRUE,
+    .rescale_factor = 1.0 / 255.0,
+    .do_normalize = TRUE,
+    .image_mean = { 0.5, 0.5, 0.5 },
+    .image_std = { 0.5, 0.5, 0.5 },
+  };
+
+  if (!g_file_test (model_dir, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_IO,
+        "model directory %s does not exist", model_dir);
+    return FALSE;
+  }
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+
+  parser = json_parser_new ();
+  if (!json_parser_load_from_file (parser, path, &local_error)) {
+    gboolean io = local_error->domain == G_FILE_ERROR;
+    g_set_error (error, CONVNEXT_ERROR, io ? CONVNEXT_ERROR_IO : CONVNEXT_ERROR_INVALID_CONFIG,
+        "cannot %s %s: %s", io ? "read" : "parse", path, local_error->message);
+    return FALSE;
+  }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+        "invalid %s: expected a JSON object", path);
+    return FALSE;
+  }
+  obj = json_node_get_object (root);
+
+  return read_bool (obj, path, "do_resize", &cfg->do_resize, error)
+      && read_size (obj, path, &cfg->shortest_edge, error)
+      && read_crop_pct (obj, path, &cfg->crop_pct, error)
+      && read_resample (obj, path, &cfg->resample, error)
+      && read_bool (obj, path, "do_rescale", &cfg->do_rescale, error)
+      && read_rescale_factor (obj, path, &cfg->rescale_factor, error)
+      && read_bool (obj, path, "do_normalize", &cfg->do_normalize, error)
+      && read_channels (obj, path, "image_mean", FALSE, cfg->image_mean, error)
+      && read_channels (obj, path, "image_std", TRUE, cfg->image_std, error)
+      && check_resize_target (cfg, path, error);
+}
