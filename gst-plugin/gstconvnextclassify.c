@@ -1,1 +1,801 @@
-/* placeholder */
+/**
+ * SECTION:element-convnextclassify
+ * @title: convnextclassify
+ *
+ * Classifies every video frame with a Hugging Face ConvNeXt checkpoint (libconvnext) and
+ * attaches the top-k classes to the buffer; the pixels pass through untouched.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! convnextclassify ! convnextoverlay ! autovideosink
+ * gst-launch-1.0 -m filesrc location=clip.mp4 ! decodebin ! videoconvert ! \
+ *     convnextclassify model=convnext-tiny-224 top-k=3 post-messages=true ! fakesink
+ * ]|
+ *
+ * ## What each output buffer carries
+ * - #GstConvNextClassificationMeta (gstconvnextmeta.h): the top-k (class id, label, score),
+ *   the model name, the frame the result was computed on and the inference time.
+ * - A full-frame #GstVideoRegionOfInterestMeta of type "convnext" with a "classification"
+ *   param in DL Streamer's field names (label, label_id, confidence, model_name), plus the
+ *   whole top-k in labels / label_ids / confidences.
+ * - With #GstConvNextClassify:post-messages, an element message "convnext-classification"
+ *   per classified frame: timestamp, stream-time, running-time, duration, frame-number,
+ *   inference-time (all guint64 ns, GST_CLOCK_TIME_NONE when unknown), model-name, and the
+ *   top-k as GstValueArrays labels (string), class-ids (int), scores (double).
+ *
+ * The element works in place and never in passthrough: when the incoming buffer is not
+ * writable, basetransform hands transform_ip a shallow copy (gst_buffer_copy shares the
+ * GstMemory), so only the metadata becomes writable and the pixels are never copied.
+ * QoS is off: every frame leaves, classified or carrying the latest result.
+ * The LATENCY query adds the slowest inference measured so far (first measured on a warm-up
+ * run when the caps are set).
+ */
+#include "gstconvnextclassify.h"
+
+#include <convnext.h>
+#include <gst/video/video.h>
+
+#include "gstconvnextmeta.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_convnext_classify_debug);
+#define GST_CAT_DEFAULT gst_convnext_classify_debug
+
+#define DEFAULT_TOP_K 5
+#define DEFAULT_THRESHOLD 0.0
+#define DEFAULT_INFERENCE_INTERVAL 1
+#define DEFAULT_THREADS 0
+#define DEFAULT_LABELS_FILE NULL
+#define DEFAULT_POST_MESSAGES FALSE
+#define DEFAULT_PRECISION GST_CONVNEXT_PRECISION_F32
+
+/* The reported latency is re-announced when an inference is this much slower than it. */
+#define LATENCY_GROWTH 1.25
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_TOP_K,
+  PROP_THRESHOLD,
+  PROP_INFERENCE_INTERVAL,
+  PROP_THREADS,
+  PROP_LABELS_FILE,
+  PROP_POST_MESSAGES,
+  PROP_PRECISION,
+};
+
+/* The layouts convnext_preprocessor_process() accepts, by GstVideoFormat. */
+static const struct {
+  GstVideoFormat gst;
+  ConvNextPixelFormat convnext;
+} formats[] = {
+  { GST_VIDEO_FORMAT_RGB, CONVNEXT_PIXEL_FORMAT_RGB },
+  { GST_VIDEO_FORMAT_BGR, CONVNEXT_PIXEL_FORMAT_BGR },
+  { GST_VIDEO_FORMAT_RGBx, CONVNEXT_PIXEL_FORMAT_RGBX },
+  { GST_VIDEO_FORMAT_BGRx, CONVNEXT_PIXEL_FORMAT_BGRX },
+  { GST_VIDEO_FORMAT_xRGB, CONVNEXT_PIXEL_FORMAT_XRGB },
+  { GST_VIDEO_FORMAT_xBGR, CONVNEXT_PIXEL_FORMAT_XBGR },
+  { GST_VIDEO_FORMAT_RGBA, CONVNEXT_PIXEL_FORMAT_RGBA },
+  { GST_VIDEO_FORMAT_BGRA, CONVNEXT_PIXEL_FORMAT_BGRA },
+  { GST_VIDEO_FORMAT_ARGB, CONVNEXT_PIXEL_FORMAT_ARGB },
+  { GST_VIDEO_FORMAT_ABGR, CONVNEXT_PIXEL_FORMAT_ABGR },
+  { GST_VIDEO_FORMAT_I420, CONVNEXT_PIXEL_FORMAT_I420 },
+  { GST_VIDEO_FORMAT_NV12, CONVNEXT_PIXEL_FORMAT_NV12 },
+  { GST_VIDEO_FORMAT_GRAY8, CONVNEXT_PIXEL_FORMAT_GRAY8 },
+};
+
+#define VIDEO_CAPS \
+  GST_VIDEO_CAPS_MAKE ("{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, I420, NV12, GRAY8 }")
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
+
+struct _GstConvNextClassify {
+  GstBaseTransform parent;
+
+  /* Properties, under the object lock. */
+  gchar *model_dir;             /* NULL: convnext_default_model_dir () */
+  guint top_k;
+  gdouble threshold;
+  guint inference_interval;
+  guint threads;
+  gchar *labels_file;
+  gboolean post_messages;
+  GstConvNextPrecision precision;
+
+  /* From start() to stop(). */
+  ConvNextModel *model;
+  ConvNextPreprocessor *pre;
+  guint num_labels;
+  float *logits;                /* [num_labels] */
+  ConvNextClass *top;           /* [num_labels]: room for any top-k */
+
+  /* From set_caps(): the negotiated frames and the pixel_values they turn into. */
+  GstVideoInfo info;
+  ConvNextImage image;          /* format, size, colorimetry; planes are set per frame */
+  guint pv_width, pv_height;
+  float *pixel_values;          /* [1, 3, pv_height, pv_width] */
+
+  /* Streaming state: the latest result, reused by the frames inference-interval skips. */
+  guint64 frame_count;          /* input frames since start() */
+  guint frames_to_skip;         /* frames that reuse the result before the next inference */
+  GstConvNextClass *result;     /* [num_labels]; labels borrowed from the model */
+  guint n_result;
+  guint64 result_frame;
+  GstClockTime result_pts;
+  GstClockTime result_time;     /* ns spent in preprocessing + forward */
+  GstStructure *roi_param;      /* the ROI "classification" param for the result, or NULL */
+
+  GstClockTime latency;         /* answered in the LATENCY query; under the object lock */
+};
+
+#define gst_convnext_classify_parent_class parent_class
+G_DEFINE_TYPE (GstConvNextClassify, gst_convnext_classify, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (convnextclassify, "convnextclassify", GST_RANK_NONE,
+    GST_TYPE_CONVNEXT_CLASSIFY,
+    GST_DEBUG_CATEGORY_INIT (gst_convnext_classify_debug, "convnextclassify", 0,
+        "ConvNeXt video classifier"));
+
+GType
+gst_convnext_precision_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_CONVNEXT_PRECISION_F32, "float32", "f32" },
+    { GST_CONVNEXT_PRECISION_BF16, "bfloat16 with float32 accumulation (needs avx512_core_bf16)",
+        "bf16" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstConvNextPrecision", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Properties
+ * ------------------------------------------------------------------------------------------ */
+
+static void
+gst_convnext_classify_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (object);
+  gboolean needs_reload = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (self->model_dir);
+      self->model_dir = g_value_dup_string (value);
+      needs_reload = TRUE;
+      break;
+    case PROP_TOP_K:
+      self->top_k = g_value_get_uint (value);
+      break;
+    case PROP_THRESHOLD:
+      self->threshold = g_value_get_double (value);
+      break;
+    case PROP_INFERENCE_INTERVAL:
+      self->inference_interval = g_value_get_uint (value);
+      break;
+    case PROP_THREADS:
+      self->threads = g_value_get_uint (value);
+      needs_reload = TRUE;
+      break;
+    case PROP_LABELS_FILE:
+      g_free (self->labels_file);
+      self->labels_file = g_value_dup_string (value);
+      needs_reload = TRUE;
+      break;
+    case PROP_POST_MESSAGES:
+      self->post_messages = g_value_get_boolean (value);
+      break;
+    case PROP_PRECISION:
+      self->precision = g_value_get_enum (value);
+      needs_reload = TRUE;
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  /* The model is built in start(): a running element keeps the one it has. */
+  if (needs_reload && GST_STATE (self) > GST_STATE_READY)
+    GST_WARNING_OBJECT (self, "'%s' changed while running: takes effect at the next "
+        "READY→PAUSED", pspec->name);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_convnext_classify_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_dir ? self->model_dir : convnext_default_model_dir ());
+      break;
+    case PROP_TOP_K:
+      g_value_set_uint (value, self->top_k);
+      break;
+    case PROP_THRESHOLD:
+      g_value_set_double (value, self->threshold);
+      break;
+    case PROP_INFERENCE_INTERVAL:
+      g_value_set_uint (value, self->inference_interval);
+      break;
+    case PROP_THREADS:
+      g_value_set_uint (value, self->threads);
+      break;
+    case PROP_LABELS_FILE:
+      g_value_set_string (value, self->labels_file);
+      break;
+    case PROP_POST_MESSAGES:
+      g_value_set_boolean (value, self->post_messages);
+      break;
+    case PROP_PRECISION:
+      g_value_set_enum (value, self->precision);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * start / stop: the model's lifetime
+ * ------------------------------------------------------------------------------------------ */
+
+/* One label per line; trailing blank lines and '\r' are not part of the labels. */
+static gboolean
+load_labels_file (ConvNextModel *model, const gchar *path, GError **error)
+{
+  g_autofree gchar *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint n;
+
+  if (!g_file_get_contents (path, &contents, NULL, error))
+    return FALSE;
+  lines = g_strsplit (contents, "\n", -1);
+  for (n = 0; lines[n] != NULL; n++)
+    g_strchomp (lines[n]);
+  while (n > 0 && lines[n - 1][0] == '\0')
+    n--;
+
+  if (!convnext_model_set_labels (model, (const char *const *) lines, n, error)) {
+    g_prefix_error (error, "labels-file %s: ", path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+free_model (GstConvNextClassify *self)
+{
+  g_clear_pointer (&self->model, convnext_model_free);
+  g_clear_pointer (&self->pre, convnext_preprocessor_free);
+  g_clear_pointer (&self->logits, g_free);
+  g_clear_pointer (&self->top, g_free);
+  g_clear_pointer (&self->result, g_free);
+  g_clear_pointer (&self->pixel_values, g_free);
+  g_clear_pointer (&self->roi_param, gst_structure_free);
+  self->num_labels = 0;
+  self->n_result = 0;
+  self->pv_width = self->pv_height = 0;
+}
+
+static gboolean
+gst_convnext_classify_start (GstBaseTransform *trans)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (trans);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *model_dir = NULL;
+  g_autofree gchar *labels_file = NULL;
+  ConvNextParams params;
+
+  convnext_params_init (&params);
+  GST_OBJECT_LOCK (self);
+  model_dir = g_strdup (self->model_dir ? self->model_dir : convnext_default_model_dir ());
+  labels_file = g_strdup (self->labels_file);
+  params.n_threads = self->threads;
+  params.precision = self->precision == GST_CONVNEXT_PRECISION_BF16 ?
+      CONVNEXT_PRECISION_BF16 : CONVNEXT_PRECISION_F32;
+  self->latency = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  self->model = convnext_model_new (model_dir, &params, &error);
+  if (self->model == NULL)
+    goto failed;
+  /* The element feeds RGB pixel_values and reports classes: a bare backbone can't serve. */
+  if (convnext_model_get_num_channels (self->model) != 3) {
+    g_set_error (&error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED,
+        "%s: num_channels is %u, convnextclassify feeds RGB frames (3)", model_dir,
+        convnext_model_get_num_channels (self->model));
+    goto failed;
+  }
+  self->num_labels = convnext_model_get_num_labels (self->model);
+  if (self->num_labels == 0) {
+    g_set_error (&error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED,
+        "%s: the checkpoint has no classifier (a bare ConvNextModel); "
+        "convnextclassify needs ConvNextForImageClassification", model_dir);
+    goto failed;
+  }
+  if (labels_file != NULL && !load_labels_file (self->model, labels_file, &error))
+    goto failed;
+  self->pre = convnext_preprocessor_new (model_dir, &error);
+  if (self->pre == NULL)
+    goto failed;
+
+  self->logits = g_new (float, self->num_labels);
+  self->top = g_new (ConvNextClass, self->num_labels);
+  self->result = g_new (GstConvNextClass, self->num_labels);
+  self->n_result = 0;
+  self->frame_count = 0;
+  self->frames_to_skip = 0;
+
+  GST_INFO_OBJECT (self, "loaded model '%s' from %s: %u labels, hidden size %u, image size %u, "
+      "%u threads (0 = all), precision %s", convnext_model_get_name (self->model), model_dir,
+      self->num_labels, convnext_model_get_hidden_size (self->model),
+      convnext_model_get_image_size (self->model), params.n_threads,
+      params.precision == CONVNEXT_PRECISION_BF16 ? "bf16" : "f32");
+  return TRUE;
+
+failed:
+  /* A file that isn't there is NOT_FOUND; anything else about the checkpoint is a bad setting. */
+  if (g_error_matches (error, CONVNEXT_ERROR, CONVNEXT_ERROR_IO) ||
+      g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message), ("model=%s", model_dir));
+  else
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message), ("model=%s", model_dir));
+  free_model (self);
+  return FALSE;
+}
+
+static gboolean
+gst_convnext_classify_stop (GstBaseTransform *trans)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (trans);
+
+  free_model (self);
+  gst_video_info_init (&self->info);
+  GST_DEBUG_OBJECT (self, "model freed");
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Caps and latency
+ * ------------------------------------------------------------------------------------------ */
+
+static ConvNextColorMatrix
+color_matrix (GstVideoColorMatrix matrix)
+{
+  /* SMPTE 240M and FCC are within a rounding step of BT.709 and BT.601 respectively. */
+  switch (matrix) {
+    case GST_VIDEO_COLOR_MATRIX_BT709:
+    case GST_VIDEO_COLOR_MATRIX_SMPTE240M:
+      return CONVNEXT_COLOR_MATRIX_BT709;
+    case GST_VIDEO_COLOR_MATRIX_BT2020:
+      return CONVNEXT_COLOR_MATRIX_BT2020;
+    default:
+      return CONVNEXT_COLOR_MATRIX_BT601;
+  }
+}
+
+static ConvNextChromaSite
+chroma_site (GstVideoChromaSite site)
+{
+  ConvNextChromaSite out = CONVNEXT_CHROMA_SITE_JPEG;
+
+  if (site & GST_VIDEO_CHROMA_SITE_H_COSITED)
+    out |= CONVNEXT_CHROMA_SITE_H_COSITED;
+  if (site & GST_VIDEO_CHROMA_SITE_V_COSITED)
+    out |= CONVNEXT_CHROMA_SITE_V_COSITED;
+  return out;
+}
+
+static void
+set_latency (GstConvNextClassify *self, GstClockTime latency)
+{
+  GST_OBJECT_LOCK (self);
+  self->latency = latency;
+  GST_OBJECT_UNLOCK (self);
+  GST_INFO_OBJECT (self, "latency %" GST_TIME_FORMAT, GST_TIME_ARGS (latency));
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+}
+
+static gboolean
+gst_convnext_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *outcaps)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (trans);
+  g_autoptr (GError) error = NULL;
+  GstVideoInfo info;
+  ConvNextImage image = { 0 };
+  guint i, width, height;
+
+  if (!gst_video_info_from_caps (&info, incaps)) {
+    GST_ERROR_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, incaps);
+    return FALSE;
+  }
+  for (i = 0; i < G_N_ELEMENTS (formats) && formats[i].gst != GST_VIDEO_INFO_FORMAT (&info); i++);
+  if (i == G_N_ELEMENTS (formats)) {
+    GST_ERROR_OBJECT (self, "unsupported format %s", GST_VIDEO_INFO_NAME (&info));
+    return FALSE;
+  }
+  image.format = formats[i].convnext;
+  image.width = GST_VIDEO_INFO_WIDTH (&info);
+  image.height = GST_VIDEO_INFO_HEIGHT (&info);
+  image.matrix = color_matrix (info.colorimetry.matrix);
+  image.full_range = info.colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
+  image.chroma_site = chroma_site (info.chroma_site);
+
+  convnext_preprocessor_get_output_size (self->pre, image.width, image.height, &width, &height);
+  if (width != self->pv_width || height != self->pv_height) {
+    GstClockTime start;
+
+    g_free (self->pixel_values);
+    self->pixel_values = g_new0 (float, 3 * (gsize) width * height);
+    self->pv_width = width;
+    self->pv_height = height;
+    /* Warm up: the first forward for a shape builds its oneDNN primitives; the second one
+     * times a steady-state inference for the LATENCY query. */
+    if (!convnext_model_forward (self->model, self->pixel_values, 1, height, width, self->logits,
+            NULL, &error))
+      goto forward_failed;
+    start = gst_util_get_timestamp ();
+    if (!convnext_model_forward (self->model, self->pixel_values, 1, height, width, self->logits,
+            NULL, &error))
+      goto forward_failed;
+    set_latency (self, gst_util_get_timestamp () - start);
+  }
+
+  self->info = info;
+  self->image = image;
+  /* A new stream format: the next frame is classified, whatever the interval. */
+  self->frames_to_skip = 0;
+  if (gst_debug_category_get_threshold (GST_CAT_DEFAULT) >= GST_LEVEL_DEBUG) {
+    g_autofree gchar *colorimetry = gst_video_colorimetry_to_string (&info.colorimetry);
+    GST_DEBUG_OBJECT (self, "%s %ux%u (%s) → pixel_values [1, 3, %u, %u]",
+        GST_VIDEO_INFO_NAME (&info), image.width, image.height, colorimetry, height, width);
+  }
+  return TRUE;
+
+forward_failed:
+  GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message),
+      ("%ux%u frames give pixel_values of %ux%u", image.width, image.height, width, height));
+  self->pv_width = self->pv_height = 0;
+  return FALSE;
+}
+
+static gboolean
+gst_convnext_classify_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (trans);
+  GstClockTime min, max, ours;
+  gboolean live;
+
+  if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY || direction != GST_PAD_SRC)
+    return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
+
+  /* Upstream's latency plus one inference: a frame leaves only once it is classified. */
+  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query))
+    return FALSE;
+  gst_query_parse_latency (query, &live, &min, &max);
+  GST_OBJECT_LOCK (self);
+  ours = self->latency;
+  GST_OBJECT_UNLOCK (self);
+  min += ours;
+  if (GST_CLOCK_TIME_IS_VALID (max))
+    max += ours;
+  gst_query_set_latency (query, live, min, max);
+  GST_DEBUG_OBJECT (self, "latency: live %d, min %" GST_TIME_FORMAT ", max %" GST_TIME_FORMAT,
+      live, GST_TIME_ARGS (min), GST_TIME_ARGS (max));
+  return TRUE;
+}
+
+static gboolean
+gst_convnext_classify_sink_event (GstBaseTransform *trans, GstEvent *event)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (trans);
+
+  /* After a flush (seek) the cached result is from another place in the stream. */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP)
+    self->frames_to_skip = 0;
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Per frame
+ * ------------------------------------------------------------------------------------------ */
+
+/* Adds the top-k to @s as three GstValueArrays: labels (string), ids (int), scores (double). */
+static void
+add_top_k_arrays (GstStructure *s, const GstConvNextClass *classes, guint n,
+    const gchar *labels_field, const gchar *ids_field, const gchar *scores_field)
+{
+  GValue labels = G_VALUE_INIT, ids = G_VALUE_INIT, scores = G_VALUE_INIT;
+  GValue v = G_VALUE_INIT;
+
+  gst_value_array_init (&labels, n);
+  gst_value_array_init (&ids, n);
+  gst_value_array_init (&scores, n);
+  for (guint i = 0; i < n; i++) {
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_set_string (&v, classes[i].label);
+    gst_value_array_append_and_take_value (&labels, &v);
+    g_value_init (&v, G_TYPE_INT);
+    g_value_set_int (&v, classes[i].class_id);
+    gst_value_array_append_and_take_value (&ids, &v);
+    g_value_init (&v, G_TYPE_DOUBLE);
+    g_value_set_double (&v, classes[i].score);
+    gst_value_array_append_and_take_value (&scores, &v);
+  }
+  gst_structure_take_value (s, labels_field, &labels);
+  gst_structure_take_value (s, ids_field, &ids);
+  gst_structure_take_value (s, scores_field, &scores);
+}
+
+/* The DL Streamer-style ROI param: top-1 in label/label_id/confidence, plus the whole
+ * top-k in labels/label_ids/confidences for readers that want more than the best class. */
+static GstStructure *
+make_roi_param (const GstConvNextClass *classes, guint n, const gchar *model_name)
+{
+  GstStructure *s = gst_structure_new (GST_CONVNEXT_ROI_PARAM,
+      "label", G_TYPE_STRING, classes[0].label,
+      "label_id", G_TYPE_INT, (gint) classes[0].class_id,
+      "confidence", G_TYPE_DOUBLE, (gdouble) classes[0].score,
+      "model_name", G_TYPE_STRING, model_name, NULL);
+
+  add_top_k_arrays (s, classes, n, "labels", "label_ids", "confidences");
+  return s;
+}
+
+static void
+post_result_message (GstConvNextClassify *self, GstBuffer *buf)
+{
+  const GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstClockTime running_time = GST_CLOCK_TIME_NONE, stream_time = GST_CLOCK_TIME_NONE;
+  GstStructure *s;
+
+  if (segment->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (pts)) {
+    running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
+    stream_time = gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts);
+  }
+  s = gst_structure_new ("convnext-classification",
+      "timestamp", G_TYPE_UINT64, pts,
+      "stream-time", G_TYPE_UINT64, stream_time,
+      "running-time", G_TYPE_UINT64, running_time,
+      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
+      "frame-number", G_TYPE_UINT64, self->result_frame,
+      "inference-time", G_TYPE_UINT64, self->result_time,
+      "model-name", G_TYPE_STRING, convnext_model_get_name (self->model), NULL);
+  add_top_k_arrays (s, self->result, self->n_result, "labels", "class-ids", "scores");
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* Preprocess + forward on @buf, keeping the top-@k entries scoring at least @threshold. */
+static gboolean
+classify (GstConvNextClassify *self, GstBuffer *buf, guint k, gdouble threshold)
+{
+  g_autoptr (GError) error = NULL;
+  ConvNextImage image = self->image;
+  GstVideoFrame frame;
+  GstClockTime start, elapsed;
+  gboolean ok;
+  guint n;
+
+  if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map the video frame"),
+        ("buffer of %" G_GSIZE_FORMAT " bytes, caps expect %" G_GSIZE_FORMAT,
+            gst_buffer_get_size (buf), GST_VIDEO_INFO_SIZE (&self->info)));
+    return FALSE;
+  }
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
+    image.data[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
+    image.stride[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+  }
+
+  start = gst_util_get_timestamp ();
+  ok = convnext_preprocessor_process (self->pre, &image, NULL, self->pixel_values, &error)
+      && convnext_model_forward (self->model, self->pixel_values, 1, self->pv_height,
+      self->pv_width, self->logits, NULL, &error);
+  elapsed = gst_util_get_timestamp () - start;
+  gst_video_frame_unmap (&frame);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", error->message), (NULL));
+    return FALSE;
+  }
+
+  n = convnext_model_top_k (self->model, self->logits, k, self->top);
+  while (n > 0 && self->top[n - 1].score < threshold)  /* scores are descending */
+    n--;
+  for (guint i = 0; i < n; i++) {
+    self->result[i].class_id = self->top[i].id;
+    self->result[i].score = self->top[i].score;
+    self->result[i].label = (gchar *) self->top[i].label;
+  }
+  self->n_result = n;
+  self->result_frame = self->frame_count;
+  self->result_pts = GST_BUFFER_PTS (buf);
+  self->result_time = elapsed;
+  g_clear_pointer (&self->roi_param, gst_structure_free);
+  if (n > 0)
+    self->roi_param = make_roi_param (self->result, n, convnext_model_get_name (self->model));
+
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %s (%.3f) in %.2f ms", self->frame_count,
+      n > 0 ? self->top[0].label : "-", n > 0 ? self->top[0].score : 0.f, elapsed / 1e6);
+  if (elapsed > self->latency * LATENCY_GROWTH)
+    set_latency (self, elapsed);
+  return TRUE;
+}
+
+static void
+attach_result (GstConvNextClassify *self, GstBuffer *buf)
+{
+  GstVideoRegionOfInterestMeta *roi;
+
+  gst_buffer_add_convnext_classification_meta (buf, self->result, self->n_result,
+      convnext_model_get_name (self->model), self->result_frame, self->result_pts,
+      self->result_time);
+  roi = gst_buffer_add_video_region_of_interest_meta (buf, GST_CONVNEXT_ROI_TYPE, 0, 0,
+      GST_VIDEO_INFO_WIDTH (&self->info), GST_VIDEO_INFO_HEIGHT (&self->info));
+  if (self->roi_param != NULL)
+    gst_video_region_of_interest_meta_add_param (roi, gst_structure_copy (self->roi_param));
+}
+
+static GstFlowReturn
+gst_convnext_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (trans);
+  guint top_k, interval;
+  gdouble threshold;
+  gboolean post_messages;
+
+  /* A gap has no picture to classify. */
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_GAP))
+    return GST_FLOW_OK;
+
+  GST_OBJECT_LOCK (self);
+  top_k = self->top_k;
+  threshold = self->threshold;
+  interval = self->inference_interval;
+  post_messages = self->post_messages;
+  GST_OBJECT_UNLOCK (self);
+
+  /* A lowered interval applies at once. */
+  self->frames_to_skip = MIN (self->frames_to_skip, interval - 1);
+  if (self->frames_to_skip == 0) {
+    if (!classify (self, buf, top_k, threshold))
+      return GST_FLOW_ERROR;
+    self->frames_to_skip = interval - 1;
+    if (post_messages)
+      post_result_message (self, buf);
+  } else {
+    self->frames_to_skip--;
+  }
+  attach_result (self, buf);
+  self->frame_count++;
+  return GST_FLOW_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * GObject
+ * ------------------------------------------------------------------------------------------ */
+
+static void
+gst_convnext_classify_finalize (GObject *object)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (object);
+
+  free_model (self);
+  g_free (self->model_dir);
+  g_free (self->labels_file);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_convnext_classify_class_init (GstConvNextClassifyClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  gobject_class->set_property = gst_convnext_classify_set_property;
+  gobject_class->get_property = gst_convnext_classify_get_property;
+  gobject_class->finalize = gst_convnext_classify_finalize;
+
+  /**
+   * GstConvNextClassify:model:
+   *
+   * A Hugging Face ConvNeXt checkpoint directory (config.json, preprocessor_config.json,
+   * model.safetensors) of ConvNextForImageClassification.  Setting NULL selects the project's
+   * embedded CIFAR-10 model (environment variable CONVNEXT_DEFAULT_MODEL overrides its path).
+   * Loaded at READY→PAUSED.
+   */
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Hugging Face ConvNeXt checkpoint directory (config.json, preprocessor_config.json, "
+          "model.safetensors); loaded at READY→PAUSED",
+          convnext_default_model_dir (),
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_TOP_K,
+      g_param_spec_uint ("top-k", "Top k",
+          "Number of best classes attached to each frame (at most the model's number of labels)",
+          1, G_MAXINT, DEFAULT_TOP_K,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_THRESHOLD,
+      g_param_spec_double ("threshold", "Threshold",
+          "Classes whose softmax score is below this are not attached (0 = keep all top-k)",
+          0.0, 1.0, DEFAULT_THRESHOLD,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_INFERENCE_INTERVAL,
+      g_param_spec_uint ("inference-interval", "Inference interval",
+          "Classify every Nth frame; the frames in between carry the latest result, whose "
+          "frame-number says which frame it was computed on",
+          1, G_MAXINT, DEFAULT_INFERENCE_INTERVAL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_uint ("threads", "Threads",
+          "Inference worker threads (0 = all cores)", 0, 1024, DEFAULT_THREADS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LABELS_FILE,
+      g_param_spec_string ("labels-file", "Labels file",
+          "Text file with one label per line, in class order, replacing config.json's id2label "
+          "(the line count must equal the number of classes)",
+          DEFAULT_LABELS_FILE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post a \"convnext-classification\" element message on the bus for each classified "
+          "frame (timestamp, stream-time, running-time, duration, frame-number, "
+          "inference-time, model-name, labels, class-ids, scores)",
+          DEFAULT_POST_MESSAGES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_PRECISION,
+      g_param_spec_enum ("precision", "Precision",
+          "Inference precision", GST_TYPE_CONVNEXT_PRECISION, DEFAULT_PRECISION,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_set_static_metadata (element_class, "ConvNeXt classifier",
+      "Filter/Analyzer/Video",
+      "Classifies video frames with a Hugging Face ConvNeXt checkpoint and attaches the top-k "
+      "classes as GstConvNextClassificationMeta and GstVideoRegionOfInterestMeta",
+      "convnext project");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_convnext_classify_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_convnext_classify_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_convnext_classify_set_caps);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_convnext_classify_query);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_convnext_classify_sink_event);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_convnext_classify_transform_ip);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_CONVNEXT_PRECISION, 0);
+}
+
+static void
+gst_convnext_classify_init (GstConvNextClassify *self)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+
+  self->top_k = DEFAULT_TOP_K;
+  self->threshold = DEFAULT_THRESHOLD;
+  self->inference_interval = DEFAULT_INFERENCE_INTERVAL;
+  self->threads = DEFAULT_THREADS;
+  self->labels_file = g_strdup (DEFAULT_LABELS_FILE);
+  self->post_messages = DEFAULT_POST_MESSAGES;
+  self->precision = DEFAULT_PRECISION;
+  gst_video_info_init (&self->info);
+
+  /* In place, never passthrough: transform_ip must run to attach the metadata.  Not
+   * passthrough also means no QoS dropping: every frame leaves. */
+  gst_base_transform_set_in_place (trans, TRUE);
+  gst_base_transform_set_qos_enabled (trans, FALSE);
+}

@@ -71,7 +71,13 @@ GstConvNextClassificationMeta *gst_buffer_add_convnext_classification_meta (GstB
 
 /* The ROI meta convention (DL Streamer): a full-frame GstVideoRegionOfInterestMeta of this
  * roi_type carries a GstStructure param named "classification" with fields label (string),
- * label_id (int), confidence (double), model_name (string). */
+ * label_id (int), confidence (double), model_name (string).
+ * Those describe the best class; the whole top-k (after the threshold), by descending score,
+ * is in the extra fields labels (GstValueArray of string), label_ids (GstValueArray of int)
+ * and confidences (GstValueArray of double).  When no class passes the threshold the ROI meta
+ * has no "classification" param.
+ * GStreamer 1.22's videoscale keeps the ROI meta (box rescaled) but drops its params: readers
+ * downstream of a scaler should use GstConvNextClassificationMeta. */
 #define GST_CONVNEXT_ROI_TYPE "convnext"
 #define GST_CONVNEXT_ROI_PARAM "classification"
 
