@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""convnext-json.py: classify a video with convnextclassify and print one JSON line per frame.
+
+The PyGObject twin of convnext-json (C). It reads the classification from the
+GstVideoRegionOfInterestMeta that convnextclassify attaches next to its own meta (roi_type
+"convnext", param "classification": label, label_id, confidence, model_name for the best class,
+and the arrays labels, label_ids, confidences for the whole top-k), in a pad probe on the
+classifier's src pad:
+
+    ./convnext-json.py                                 # 100 frames of videotestsrc
+    ./convnext-json.py video.mp4 > results.jsonl       # a file (or any URI)
+    ./convnext-json.py "v4l2src ! video/x-raw,width=640,height=480"
+
+Each line: {"frame": 0, "pts": 0, "model": "...", "top_k": [{"class_id": 3, "label": "cat",
+"score": 0.71}, ...]}; pts in ns (null if none), scores as the shortest decimal of the float
+the element computed (so the C and Python programs print the same text). A frame whose ROI
+has no classification (no class above the threshold) prints an empty top_k.
+
+Reaching the ROI meta from Python on GStreamer 1.22: Gst.Buffer.get_meta() returns a bare
+Gst.Meta that cannot be cast to GstVideo.VideoRegionOfInterestMeta, gst_buffer_iterate_meta()
+is not introspectable and foreach_meta()'s meta argument is an (out) parameter. What works is
+GstVideo.buffer_get_video_region_of_interest_meta_id(buffer, id), which returns a real
+GstVideo.VideoRegionOfInterestMeta whose get_param() gives the Gst.Structure. convnextclassify
+leaves the ROI id at its default, 0; an ROI with id 0 added upstream of the classifier (by a
+detector, say) would be found first, in which case read convnext-json (C) instead.
+"""
+import argparse
+import json
+import os
+import signal
+import struct
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GLib, Gst, GstVideo  # noqa: E402
+
+ROI_TYPE = "convnext"          # GST_CONVNEXT_ROI_TYPE in gstconvnextmeta.h
+ROI_PARAM = "classification"   # GST_CONVNEXT_ROI_PARAM
+CONVNEXT_ROI_ID = 0            # convnextclassify does not set an id
+
+
+def float32_text(value):
+    """The shortest decimal that reads back as the same float32 (what convnext-json prints)."""
+    f32 = struct.unpack("f", struct.pack("f", value))[0]
+    for digits in range(6, 10):
+        text = "%.*g" % (digits, f32)
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == f32:
+            return text
+    return repr(f32)
+
+
+def classification(buffer):
+    """(model_name, [(class_id, label, score), ...]) from the convnext ROI, or None if absent."""
+    roi = GstVideo.buffer_get_video_region_of_interest_meta_id(buffer, CONVNEXT_ROI_ID)
+    if roi is None or GLib.quark_to_string(roi.roi_type) != ROI_TYPE:
+        return None
+    param = roi.get_param(ROI_PARAM)
+    if param is None:                 # no class passed the threshold
+        return None, []
+    model = param.get_value("model_name")
+    if param.has_field("labels"):
+        ids, labels, scores = (list(param.get_value(name))
+                               for name in ("label_ids", "labels", "confidences"))
+    else:                             # a top-1-only param, as DL Streamer writes it
+        ids, labels, scores = ([param.get_value(name)]
+                               for name in ("label_id", "label", "confidence"))
+    return model, list(zip(ids, labels, scores))
+
+
+def json_text(value):
+    return json.dumps(value, ensure_ascii=False)   # UTF-8 as is, like json-glib in the C program
+
+
+def frame_to_json(frame, buffer):
+    pts = buffer.pts if buffer.pts != Gst.CLOCK_TIME_NONE else None
+    parts = ['"frame":%d' % frame, '"pts":%s' % json_text(pts)]
+    result = classification(buffer)
+    top_k = []
+    if result is not None:
+        model, classes = result
+        if model is not None:
+            parts.append('"model":%s' % json_text(model))
+        top_k = ['{"class_id":%d,"label":%s,"score":%s}' % (cid, json_text(label),
+                                                            float32_text(score))
+                 for cid, label, score in classes]
+    parts.append('"top_k":[%s]' % ",".join(top_k))
+    return "{" + ",".join(parts) + "}"
+
+
+def source_description(source):
+    """A file name or URI becomes a uridecodebin; anything else is a gst-launch description."""
+    if Gst.uri_is_valid(source):
+        return 'uridecodebin uri="%s"' % source
+    if os.path.isfile(source):
+        return 'uridecodebin uri="%s"' % Gst.filename_to_uri(source)
+    return source
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description="Classify a video with convnextclassify and print one JSON line per frame.")
+    parser.add_argument("source", nargs="?", default="videotestsrc num-buffers=100",
+                        help="a file, a URI, or a gst-launch description producing video "
+                             "(default: %(default)r)")
+    parser.add_argument("-m", "--model", help="Hugging Face ConvNeXt checkpoint directory "
+                        "(default: the built-in default model)")
+    parser.add_argument("-k", "--top-k", type=int, help="classes per frame (default: 5)")
+    parser.add_argument("-t", "--threshold", type=float,
+                        help="leave out classes whose score is below this (0..1)")
+    parser.add_argument("-j", "--threads", type=int,
+                        help="inference threads (default: 0 = all cores)")
+    args = parser.parse_args()
+
+    Gst.init(None)
+    try:
+        pipeline = Gst.parse_launch("%s ! videoconvert ! convnextclassify name=classify "
+                                    "! fakesink sync=false" % source_description(args.source))
+    except GLib.Error as error:
+        print("Could not build the pipeline: %s" % error.message, file=sys.stderr)
+        return 2
+    classify = pipeline.get_by_name("classify")
+    if args.model is not None:
+        classify.set_property("model", args.model)
+    if args.top_k is not None:
+        classify.set_property("top-k", args.top_k)
+    if args.threshold is not None:
+        classify.set_property("threshold", args.threshold)
+    if args.threads is not None:
+        classify.set_property("threads", args.threads)
+
+    frames = [0]
+
+    def on_buffer(pad, info):
+        print(frame_to_json(frames[0], info.get_buffer()), flush=True)
+        frames[0] += 1
+        return Gst.PadProbeReturn.OK
+
+    classify.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_buffer)
+
+    loop = GLib.MainLoop()
+    status = [0]
+
+    def on_message(bus, message):
+        if message.type == Gst.MessageType.ERROR:
+            error, debug = message.parse_error()
+            print("ERROR from %s: %s\n%s" % (message.src.get_name(), error.message, debug or ""),
+                  file=sys.stderr)
+            status[0] = 1
+            loop.quit()
+        elif message.type == Gst.MessageType.EOS:
+            loop.quit()
+
+    def on_sigint():
+        # First Ctrl-C ends a live stream cleanly; the EOS message then quits the loop.
+        print("Interrupt: finishing the stream", file=sys.stderr)
+        pipeline.send_event(Gst.Event.new_eos())
+        return GLib.SOURCE_REMOVE
+
+    bus = pipeline.get_bus()
+    bus.add_signal_watch()
+    bus.connect("message", on_message)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, on_sigint)
+
+    if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+        message = bus.pop_filtered(Gst.MessageType.ERROR)
+        if message is not None:
+            on_message(bus, message)
+        else:
+            print("The pipeline could not start", file=sys.stderr)
+        status[0] = 1
+    else:
+        loop.run()
+    pipeline.set_state(Gst.State.NULL)
+    bus.remove_signal_watch()
+    return status[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
