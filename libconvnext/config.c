@@ -1,1 +1,398 @@
-/* placeholder */
+/* config.json → ConvNextConfig, with the semantics of transformers' ConvNextConfig.
+ *
+ * hidden_sizes and depths are required: they are what makes a checkpoint tiny, small or
+ * base, and a silent default would only resurface as a confusing tensor-shape error.
+ * Every other key may be absent and then takes ConvNextConfig's default: num_channels 3,
+ * patch_size 4, num_stages 4, hidden_act "gelu", layer_norm_eps 1e-12,
+ * layer_scale_init_value 1e-6, image_size 224, out_features/out_indices the last stage,
+ * and without id2label, num_labels (default 2) classes named LABEL_<i>.  A key that is
+ * present must have the right type and range. */
+#include "convnext-private.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+
+/* Sanity bounds, so that a corrupt config cannot request absurd allocations. */
+#define MAX_STAGES 16
+#define MAX_CHANNELS 65536
+#define MAX_DEPTH 1024
+#define MAX_PATCH 1024
+#define MAX_LABELS 1000000
+
+/* "nothing (key missing)", "null", "an array", "-3", "\"foo\""… for error messages. */
+static char *
+describe_node (JsonNode *node)
+{
+  if (node == NULL)
+    return g_strdup ("nothing (key missing)");
+  switch (JSON_NODE_TYPE (node)) {
+    case JSON_NODE_NULL:
+      return g_strdup ("null");
+    case JSON_NODE_ARRAY:
+    case JSON_NODE_OBJECT: {
+      g_autofree char *json = json_to_string (node, FALSE);
+      g_autofree char *head = NULL;
+      if (g_utf8_strlen (json, -1) <= 60)
+        return g_steal_pointer (&json);
+      head = g_utf8_substring (json, 0, 57);
+      return g_strconcat (head, "...", NULL);
+    }
+    case JSON_NODE_VALUE:
+      break;
+  }
+  switch (json_node_get_value_type (node)) {
+    case G_TYPE_STRING:
+      return g_strdup_printf ("\"%.40s\"", json_node_get_string (node));
+    case G_TYPE_BOOLEAN:
+      return g_strdup (json_node_get_boolean (node) ? "true" : "false");
+    case G_TYPE_INT64:
+      return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+    case G_TYPE_DOUBLE:
+      return g_strdup_printf ("%g", json_node_get_double (node));
+    default:
+      return g_strdup ("a value");
+  }
+}
+
+/* The one helper behind every config error: "invalid <key> in <file>: expected …". */
+static gboolean
+invalid (GError **error, const char *path, const char *key, JsonNode *got,
+    const char *expected_fmt, ...) G_GNUC_PRINTF (5, 6);
+
+static gboolean
+invalid (GError **error, const char *path, const char *key, JsonNode *got,
+    const char *expected_fmt, ...)
+{
+  va_list args;
+  g_autofree char *expected = NULL;
+  g_autofree char *got_text = describe_node (got);
+
+  va_start (args, expected_fmt);
+  expected = g_strdup_vprintf (expected_fmt, args);
+  va_end (args);
+  g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+      "invalid %s in %s: expected %s, got %s", key, path, expected, got_text);
+  return FALSE;
+}
+
+static gboolean
+node_is_int (JsonNode *node)
+{
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node)
+      && json_node_get_value_type (node) == G_TYPE_INT64;
+}
+
+static gboolean
+node_is_number (JsonNode *node)
+{
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node)
+      && (json_node_get_value_type (node) == G_TYPE_INT64
+          || json_node_get_value_type (node) == G_TYPE_DOUBLE);
+}
+
+/* An integer in [min, max]; @out keeps its default when the key is absent. */
+static gboolean
+read_uint (JsonObject *obj, const char *path, const char *key, gint64 min, gint64 max,
+    guint *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+
+  if (node == NULL)
+    return TRUE;
+  if (!node_is_int (node) || json_node_get_int (node) < min || json_node_get_int (node) > max)
+    return invalid (error, path, key, node, "an integer in [%" G_GINT64_FORMAT ", %"
+        G_GINT64_FORMAT "]", min, max);
+  *out = json_node_get_int (node);
+  return TRUE;
+}
+
+/* A finite number; @out keeps its default when the key is absent. */
+static gboolean
+read_double (JsonObject *obj, const char *path, const char *key, double *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+
+  if (node == NULL)
+    return TRUE;
+  if (!node_is_number (node) || !isfinite (json_node_get_double (node)))
+    return invalid (error, path, key, node, "a finite number");
+  *out = json_node_get_double (node);
+  return TRUE;
+}
+
+/* An array of exactly @len integers in [min, max]. */
+static gboolean
+read_uint_array (JsonObject *obj, const char *path, const char *key, guint len, gint64 min,
+    gint64 max, guint **out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+  JsonArray *array;
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node)
+      || json_array_get_length (array = json_node_get_array (node)) != len)
+    goto fail;
+  *out = g_new (guint, len);
+  for (guint i = 0; i < len; i++) {
+    JsonNode *item = json_array_get_element (array, i);
+    if (!node_is_int (item) || json_node_get_int (item) < min || json_node_get_int (item) > max) {
+      g_clear_pointer (out, g_free);
+      goto fail;
+    }
+    (*out)[i] = json_node_get_int (item);
+  }
+  return TRUE;
+
+fail:
+  return invalid (error, path, key, node, "an array of %u (num_stages) integers in [%"
+      G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]", len, min, max);
+}
+
+static gboolean
+read_hidden_act (JsonObject *obj, const char *path, ConvNextAct *out, GError **error)
+{
+  static const struct {
+    const char *name;
+    ConvNextAct act;
+  } acts[] = {
+    { "gelu", CONVNEXT_ACT_GELU },
+    { "gelu_python", CONVNEXT_ACT_GELU },
+    { "gelu_new", CONVNEXT_ACT_GELU_TANH },
+    { "gelu_pytorch_tanh", CONVNEXT_ACT_GELU_TANH },
+    { "relu", CONVNEXT_ACT_RELU },
+    { "selu", CONVNEXT_ACT_SELU },
+  };
+  JsonNode *node = json_object_get_member (obj, "hidden_act");
+
+  if (node == NULL)
+    return TRUE;
+  if (JSON_NODE_HOLDS_VALUE (node)
+      && json_node_get_value_type (node) == G_TYPE_STRING) {
+    const char *name = json_node_get_string (node);
+    for (guint i = 0; i < G_N_ELEMENTS (acts); i++) {
+      if (g_str_equal (name, acts[i].name)) {
+        *out = acts[i].act;
+        return TRUE;
+      }
+    }
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+        "invalid hidden_act in %s: expected one of \"gelu\", \"gelu_new\", \"relu\", "
+        "\"selu\" (or gelu_python, gelu_pytorch_tanh), got \"%s\"", path, name);
+    return FALSE;
+  }
+  return invalid (error, path, "hidden_act", node, "a string");
+}
+
+/* id2label: {"0": "tench", "1": "goldfish", …}, keys exactly 0..n-1. */
+static gboolean
+read_id2label (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, "id2label");
+  JsonObject *map;
+  g_autoptr (GList) members = NULL;
+  guint n;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node)) {
+    /* PretrainedConfig: num_labels (default 2) classes LABEL_0, LABEL_1… */
+    guint n = 2;
+    if (!read_uint (obj, path, "num_labels", 1, MAX_LABELS, &n, error))
+      return FALSE;
+    cfg->labels = g_new0 (char *, n + 1);
+    for (guint i = 0; i < n; i++)
+      cfg->labels[i] = g_strdup_printf ("LABEL_%u", i);
+    cfg->n_labels = n;
+    return TRUE;
+  }
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return invalid (error, path, "id2label", node, "an object mapping \"0\"...\"N-1\" to strings");
+  map = json_node_get_object (node);
+  n = json_object_get_size (map);
+  if (n > MAX_LABELS)
+    return invalid (error, path, "id2label", node, "at most %u labels", MAX_LABELS);
+  cfg->labels = g_new0 (char *, n + 1);
+  members = json_object_get_members (map);
+  for (GList *l = members; l != NULL; l = l->next) {
+    const char *key = l->data;
+    JsonNode *value = json_object_get_member (map, key);
+    guint64 id;
+
+    if (!g_ascii_string_to_unsigned (key, 10, 0, n - 1, &id, NULL) || cfg->labels[id] != NULL) {
+      g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+          "invalid id2label in %s: expected keys \"0\"...\"%u\", got \"%s\"", path, n - 1, key);
+      return FALSE;
+    }
+    if (value == NULL || !JSON_NODE_HOLDS_VALUE (value)
+        || json_node_get_value_type (value) != G_TYPE_STRING) {
+      g_autofree char *k = g_strdup_printf ("id2label[\"%s\"]", key);
+      return invalid (error, path, k, value, "a string");
+    }
+    cfg->labels[id] = g_strdup (json_node_get_string (value));
+  }
+  cfg->n_labels = n;
+  return TRUE;
+}
+
+/* out_features / out_indices, aligned as transformers' BackboneConfigMixin does: stage
+ * names are "stem", "stage1"…; neither given → the last stage; both given → must agree. */
+static gboolean
+read_out_indices (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError **error)
+{
+  guint n_names = cfg->num_stages + 1;
+  JsonNode *features = json_object_get_member (obj, "out_features");
+  JsonNode *indices = json_object_get_member (obj, "out_indices");
+  g_autoptr (GArray) from_features = NULL;
+  g_autoptr (GArray) from_indices = NULL;
+  GArray *chosen;
+
+  if (features != NULL && !JSON_NODE_HOLDS_NULL (features)) {
+    JsonArray *array = JSON_NODE_HOLDS_ARRAY (features) ? json_node_get_array (features) : NULL;
+    from_features = g_array_new (FALSE, FALSE, sizeof (guint));
+    for (guint i = 0; array != NULL && i < json_array_get_length (array); i++) {
+      JsonNode *item = json_array_get_element (array, i);
+      const char *name;
+      guint index = G_MAXUINT;
+
+      if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING) {
+        array = NULL;
+        break;
+      }
+      name = json_node_get_string (item);
+      if (g_str_equal (name, "stem"))
+        index = 0;
+      else if (g_str_has_prefix (name, "stage")) {
+        guint64 v;
+        if (g_ascii_string_to_unsigned (name + 5, 10, 1, cfg->num_stages, &v, NULL))
+          index = v;
+      }
+      if (index == G_MAXUINT || (from_features->len > 0
+              && index <= g_array_index (from_features, guint, from_features->len - 1))) {
+        array = NULL;
+        break;
+      }
+      g_array_append_val (from_features, index);
+    }
+    if (array == NULL)
+      return invalid (error, path, "out_features", features, "a list of distinct stage names "
+          "in order, from \"stem\", \"stage1\" ... \"stage%u\"", cfg->num_stages);
+  }
+
+  if (indices != NULL && !JSON_NODE_HOLDS_NULL (indices)) {
+    JsonArray *array = JSON_NODE_HOLDS_ARRAY (indices) ? json_node_get_array (indices) : NULL;
+    from_indices = g_array_new (FALSE, FALSE, sizeof (guint));
+    for (guint i = 0; array != NULL && i < json_array_get_length (array); i++) {
+      JsonNode *item = json_array_get_element (array, i);
+      gint64 v = node_is_int (item) ? json_node_get_int (item) : G_MININT64;
+      guint index;
+
+      /* Python-style negative indices count from the end. */
+      if (v < -(gint64) n_names || v >= (gint64) n_names) {
+        array = NULL;
+        break;
+      }
+      index = v < 0 ? v + n_names : v;
+      if (from_indices->len > 0
+          && index <= g_array_index (from_indices, guint, from_indices->len - 1)) {
+        array = NULL;
+        break;
+      }
+      g_array_append_val (from_indices, index);
+    }
+    if (array == NULL)
+      return invalid (error, path, "out_indices", indices, "a list of distinct ascending "
+          "integers in [-%u, %u]", n_names, n_names - 1);
+  }
+
+  if (from_features != NULL && from_indices != NULL
+      && (from_features->len != from_indices->len
+          || memcmp (from_features->data, from_indices->data,
+              from_features->len * sizeof (guint)) != 0))
+    return invalid (error, path, "out_indices", indices, "the stages named by out_features");
+
+  chosen = from_indices != NULL ? from_indices : from_features;
+  if (chosen == NULL) {
+    cfg->n_out_indices = 1;
+    cfg->out_indices = g_new (guint, 1);
+    cfg->out_indices[0] = cfg->num_stages;
+  } else {
+    cfg->n_out_indices = chosen->len;
+    cfg->out_indices = chosen->len > 0 ? g_memdup2 (chosen->data, chosen->len * sizeof (guint))
+        : NULL;
+  }
+  return TRUE;
+}
+
+ConvNextConfig *
+convnext_config_load (const char *path, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (ConvNextConfig) cfg = g_new0 (ConvNextConfig, 1);
+  g_autoptr (GError) local = NULL;
+  g_autofree char *text = NULL;
+  gsize length;
+  JsonNode *root;
+  JsonObject *obj;
+
+  cfg->path = g_strdup (path);
+  if (!g_file_get_contents (path, &text, &length, &local)) {
+    /* GLib's message names the file */
+    g_set_error_literal (error, CONVNEXT_ERROR, CONVNEXT_ERROR_IO, local->message);
+    return NULL;
+  }
+  if (!json_parser_load_from_data (parser, text, length, &local)) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG, "invalid JSON in %s: %s",
+        path, local->message);
+    return NULL;
+  }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+        "invalid %s: expected a JSON object at the top level", path);
+    return NULL;
+  }
+  obj = json_node_get_object (root);
+
+  /* transformers' ConvNextConfig defaults */
+  cfg->num_channels = 3;
+  cfg->patch_size = 4;
+  cfg->num_stages = 4;
+  cfg->hidden_act = CONVNEXT_ACT_GELU;
+  cfg->layer_norm_eps = 1e-12;
+  cfg->layer_scale_init_value = 1e-6;
+  cfg->image_size = 224;
+
+  if (!read_uint (obj, path, "num_channels", 1, MAX_CHANNELS, &cfg->num_channels, error)
+      || !read_uint (obj, path, "patch_size", 1, MAX_PATCH, &cfg->patch_size, error)
+      || !read_uint (obj, path, "num_stages", 1, MAX_STAGES, &cfg->num_stages, error)
+      || !read_uint_array (obj, path, "hidden_sizes", cfg->num_stages, 1, MAX_CHANNELS,
+          &cfg->hidden_sizes, error)
+      || !read_uint_array (obj, path, "depths", cfg->num_stages, 0, MAX_DEPTH, &cfg->depths, error)
+      || !read_hidden_act (obj, path, &cfg->hidden_act, error)
+      || !read_double (obj, path, "layer_norm_eps", &cfg->layer_norm_eps, error)
+      || !read_double (obj, path, "layer_scale_init_value", &cfg->layer_scale_init_value, error)
+      || !read_id2label (obj, path, cfg, error)
+      || !read_out_indices (obj, path, cfg, error))
+    return NULL;
+
+  if (cfg->layer_norm_eps < 0) {
+    invalid (error, path, "layer_norm_eps", json_object_get_member (obj, "layer_norm_eps"),
+        "a number >= 0");
+    return NULL;
+  }
+
+  if (!read_uint (obj, path, "image_size", 1, G_MAXINT32, &cfg->image_size, error))
+    return NULL;
+
+  return g_steal_pointer (&cfg);
+}
+
+void
+convnext_config_free (ConvNextConfig *cfg)
+{
+  if (cfg == NULL)
+    return;
+  g_free (cfg->path);
+  g_free (cfg->hidden_sizes);
+  g_free (cfg->depths);
+  g_strfreev (cfg->labels);
+  g_free (cfg->out_indices);
+  g_free (cfg);
+}

@@ -226,8 +226,12 @@ guint convnext_model_top_k (const ConvNextModel *model, const float *logits, gui
 
 /**
  * ConvNextPixelFormat: the layouts accepted by convnext_preprocessor_process(); the names
- * follow GstVideoFormat (RGBx = R,G,B,pad bytes in memory order).  Alpha/pad is dropped,
- * GRAY8 is replicated to R=G=B, I420/NV12 are converted with the image's colorimetry.
+ * follow GstVideoFormat (RGBx = R,G,B,pad bytes in memory order).  Every format is turned
+ * into the RGB image that videoconvert (GstVideoConverter, GStreamer 1.22) would make of the
+ * frame, bit for bit: alpha/pad is dropped, GRAY8 is replicated to R=G=B, I420 is converted
+ * like videoconvert's I420 fast path (nearest chroma, 8-bit fixed point) and NV12 like its
+ * generic path (chroma upsampled according to the chroma siting), both with the image's
+ * matrix and range.
  */
 typedef enum {
   CONVNEXT_PIXEL_FORMAT_RGB,
@@ -253,6 +257,26 @@ typedef enum {
 } ConvNextColorMatrix;
 
 /**
+ * ConvNextChromaSite: where the NV12 chroma samples sit relative to the luma samples, as
+ * GstVideoChromaSite (the flags have the same meaning).  It decides how videoconvert
+ * upsamples NV12 chroma, which the preprocessor reproduces; I420 is converted like
+ * videoconvert's I420 fast path, which ignores it.  0 = JPEG, GStreamer's default for
+ * caps up to 576 lines; HD caps usually say MPEG2.
+ * @CONVNEXT_CHROMA_SITE_JPEG: centred between the luma samples both ways.
+ * @CONVNEXT_CHROMA_SITE_H_COSITED: horizontally on the even luma columns.
+ * @CONVNEXT_CHROMA_SITE_V_COSITED: vertically on the even luma rows.
+ * @CONVNEXT_CHROMA_SITE_MPEG2: H_COSITED.
+ * @CONVNEXT_CHROMA_SITE_DV: H_COSITED | V_COSITED.
+ */
+typedef enum {
+  CONVNEXT_CHROMA_SITE_JPEG = 0,
+  CONVNEXT_CHROMA_SITE_H_COSITED = 1 << 0,
+  CONVNEXT_CHROMA_SITE_V_COSITED = 1 << 1,
+  CONVNEXT_CHROMA_SITE_MPEG2 = CONVNEXT_CHROMA_SITE_H_COSITED,
+  CONVNEXT_CHROMA_SITE_DV = CONVNEXT_CHROMA_SITE_H_COSITED | CONVNEXT_CHROMA_SITE_V_COSITED,
+} ConvNextChromaSite;
+
+/**
  * ConvNextImage: a borrowed view of one frame.
  * @format: the pixel layout.
  * @width, @height: in pixels, > 0 (odd sizes allowed; I420/NV12 chroma planes are
@@ -260,6 +284,7 @@ typedef enum {
  * @data: plane pointers (packed formats use data[0] only; I420: Y, U, V; NV12: Y, UV).
  * @stride: bytes per row of each plane (any value ≥ the packed row size).
  * @matrix, @full_range: YUV colorimetry (ignored for RGB/gray formats).
+ * @chroma_site: NV12 chroma siting (ignored for the other formats).
  */
 typedef struct {
   ConvNextPixelFormat format;
@@ -269,9 +294,11 @@ typedef struct {
   gsize stride[3];
   ConvNextColorMatrix matrix;
   gboolean full_range;
+  ConvNextChromaSite chroma_site;
 } ConvNextImage;
 
-/** ConvNextRect: a region of interest, in pixels of the image. */
+/** ConvNextRect: a region of interest, in pixels of the image (any position and size,
+ *  odd ones too; for I420/NV12 the frame is converted as a whole, then cropped). */
 typedef struct {
   guint x, y, width, height;
 } ConvNextRect;
@@ -281,14 +308,19 @@ typedef struct _ConvNextPreprocessor ConvNextPreprocessor;
 /**
  * convnext_preprocessor_new:
  * @model_dir: directory holding preprocessor_config.json.  A missing file means
- *   transformers' ConvNextImageProcessor defaults: size {"shortest_edge": 384},
+ *   transformers' ConvNextImageProcessor defaults: do_resize, size {"shortest_edge": 384},
  *   crop_pct 224/256, resample 3 (bicubic), rescale 1/255, mean = std = [0.5, 0.5, 0.5].
  *
- * Reads do_resize, size ({"shortest_edge": N} or an integer), crop_pct (null → 224/256),
- * resample (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic), do_rescale, rescale_factor,
- * do_normalize, image_mean, image_std.
+ * Reads, as ConvNextImageProcessor does: do_resize, size ({"shortest_edge": N} or the old
+ * integer N, 1 ≤ N ≤ 8192; {"height", "width"} is refused as transformers refuses it for
+ * ConvNeXt), crop_pct (> 0; null → 224/256), resample (PIL filters: 0 nearest, 1 lanczos,
+ * 2 bilinear, 3 bicubic, 4 box, 5 hamming; null → 2, as image_transforms.resize), do_rescale,
+ * rescale_factor, do_normalize, image_mean and image_std (3 numbers or one for all channels;
+ * std finite and > 0).  Other keys are ignored.
  *
- * Returns: (transfer full): the preprocessor, or NULL with INVALID_CONFIG / IO set.
+ * Returns: (transfer full): the preprocessor, or NULL with IO (no such directory, unreadable
+ *   file) or INVALID_CONFIG (malformed JSON, wrong type or range; the message names the file
+ *   and the key).
  */
 ConvNextPreprocessor *convnext_preprocessor_new (const char *model_dir, GError **error);
 
@@ -309,15 +341,26 @@ void convnext_preprocessor_get_output_size (const ConvNextPreprocessor *pre, gui
  * @image: the frame.
  * @roi: (nullable): the part of @image to use; NULL = all of it.
  * @pixel_values: (out caller-allocates): float32 [3, H, W] (one slot of an NCHW batch) with
- *   H × W from convnext_preprocessor_get_output_size().
+ *   H × W from convnext_preprocessor_get_output_size(), channels in RGB order.
  *
- * As ConvNextImageProcessor.preprocess on the RGB image: shortest_edge < 384 → resize the
- * short side to int(shortest_edge / crop_pct) keeping the aspect ratio, then center crop
- * (zero padding when smaller); ≥ 384 → warp to shortest_edge × shortest_edge.  Resampling is
- * PIL's antialiased filter, rounded to uint8; then rescale and normalize.
- * No allocation after the first frame of a given size.
+ * As ConvNextImageProcessor.preprocess on the RGB image (transformers'
+ * image_processing_convnext.py, image_transforms.py): shortest_edge < 384 → resize the short
+ * side to int(shortest_edge / crop_pct), the long side to int(that · long / short), then
+ * center crop shortest_edge² at top = (h - crop) // 2, left = (w - crop) // 2 (zero padding
+ * where the resized image is smaller); ≥ 384 → warp to shortest_edge²; do_resize false → the
+ * image as it is.  Resizing is PIL's Image.resize with the configured filter, reproduced
+ * exactly (antialiased fixed-point passes, uint8 between and after them); then
+ * float32(v · rescale_factor) and (v - mean) / std in float32, as numpy does.  Only the
+ * pixels the crop keeps are computed.
  *
- * Returns: FALSE with INVALID_INPUT (zero size, NULL plane, ROI outside) or UNSUPPORTED.
+ * The first frame of a given region size plans the resize (the plans of the last 8 sizes
+ * are kept); later frames of that size allocate nothing.  The hot loops use AVX-512 or AVX2
+ * when the CPU has them, with the same results; the environment variable
+ * CONVNEXT_PREPROCESS_SIMD (none, avx2, avx512) caps that choice.
+ *
+ * Returns: FALSE with INVALID_INPUT (zero size, NULL plane, stride smaller than a row, region
+ *   empty or not inside the image, region too elongated to resize) or UNSUPPORTED (unknown
+ *   pixel format, color matrix or chroma siting).
  */
 gboolean convnext_preprocessor_process (ConvNextPreprocessor *pre, const ConvNextImage *image,
     const ConvNextRect *roi, float *pixel_values, GError **error);

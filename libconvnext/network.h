@@ -1,0 +1,50 @@
+/* The ConvNeXt forward pass as a oneDNN network.  network.c is the only file that sees
+ * oneDNN; everything it needs from the rest of the library is ConvNextConfig and
+ * ConvNextWeights (both borrowed: they must outlive the backend). */
+#pragma once
+
+#include "convnext-private.h"
+
+G_BEGIN_DECLS
+
+/* One per model: the oneDNN engine and stream, and the weights reordered into the layouts
+ * the primitives chose (shared by the networks of all input shapes). */
+typedef struct _ConvNextBackend ConvNextBackend;
+
+/* The primitives and activation buffers for one input shape (batch, height, width). */
+typedef struct _ConvNextNetwork ConvNextNetwork;
+
+/* Fails with UNSUPPORTED for bf16 on a CPU without avx512_core_bf16, BACKEND if oneDNN
+ * cannot create an engine.  @n_threads: 0 = all cores. */
+ConvNextBackend *convnext_backend_new (const ConvNextConfig *cfg, const ConvNextWeights *weights,
+    ConvNextPrecision precision, guint n_threads, GError **error);
+void convnext_backend_free (ConvNextBackend *backend);
+
+/* Spatial size of hidden state @index (0 = embeddings) for an input of @height x @width;
+ * FALSE if the input is too small for the patch embedding or a downsampling layer. */
+gboolean convnext_network_hidden_size (const ConvNextConfig *cfg, guint index, guint height,
+    guint width, guint *out_height, guint *out_width);
+
+/* Builds the primitives for pixel_values [batch, num_channels, height, width] (NCHW f32);
+ * @keep_hidden keeps a copy of every hidden state.  INVALID_INPUT for too-small or
+ * too-large inputs, BACKEND when oneDNN refuses. */
+ConvNextNetwork *convnext_network_new (ConvNextBackend *backend, guint batch, guint height,
+    guint width, gboolean keep_hidden, GError **error);
+void convnext_network_free (ConvNextNetwork *net);
+gboolean convnext_network_matches (const ConvNextNetwork *net, guint batch, guint height,
+    guint width, gboolean keep_hidden);
+
+/* Runs the network; allocates nothing.  @logits [batch, num_labels] and @pooler_output
+ * [batch, C_last] are nullable. */
+gboolean convnext_network_forward (ConvNextNetwork *net, const float *pixel_values,
+    float *logits, float *pooler_output, GError **error);
+
+/* Hidden state @index of the last forward (needs keep_hidden): [N, C, H, W] into @shape,
+ * and, when @out is not NULL, the values in NCHW order. */
+gboolean convnext_network_get_hidden_state (const ConvNextNetwork *net, guint index,
+    guint shape[4], float *out);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextBackend, convnext_backend_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextNetwork, convnext_network_free)
+
+G_END_DECLS
