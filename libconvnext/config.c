@@ -8,6 +8,7 @@
  * and without id2label, num_labels (default 2) classes named LABEL_<i>.  A key that is
  * present must have the right type and range. */
 #include "convnext-private.h"
+#include "json-util.h"
 
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -20,76 +21,6 @@
 #define MAX_LABELS 1000000
 
 /* "nothing (key missing)", "null", "an array", "-3", "\"foo\""… for error messages. */
-static char *
-describe_node (JsonNode *node)
-{
-  if (node == NULL)
-    return g_strdup ("nothing (key missing)");
-  switch (JSON_NODE_TYPE (node)) {
-    case JSON_NODE_NULL:
-      return g_strdup ("null");
-    case JSON_NODE_ARRAY:
-    case JSON_NODE_OBJECT: {
-      g_autofree char *json = json_to_string (node, FALSE);
-      g_autofree char *head = NULL;
-      if (g_utf8_strlen (json, -1) <= 60)
-        return g_steal_pointer (&json);
-      head = g_utf8_substring (json, 0, 57);
-      return g_strconcat (head, "...", NULL);
-    }
-    case JSON_NODE_VALUE:
-      break;
-  }
-  switch (json_node_get_value_type (node)) {
-    case G_TYPE_STRING:
-      return g_strdup_printf ("\"%.40s\"", json_node_get_string (node));
-    case G_TYPE_BOOLEAN:
-      return g_strdup (json_node_get_boolean (node) ? "true" : "false");
-    case G_TYPE_INT64:
-      return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
-    case G_TYPE_DOUBLE:
-      return g_strdup_printf ("%g", json_node_get_double (node));
-    default:
-      return g_strdup ("a value");
-  }
-}
-
-/* The one helper behind every config error: "invalid <key> in <file>: expected …". */
-static gboolean
-invalid (GError **error, const char *path, const char *key, JsonNode *got,
-    const char *expected_fmt, ...) G_GNUC_PRINTF (5, 6);
-
-static gboolean
-invalid (GError **error, const char *path, const char *key, JsonNode *got,
-    const char *expected_fmt, ...)
-{
-  va_list args;
-  g_autofree char *expected = NULL;
-  g_autofree char *got_text = describe_node (got);
-
-  va_start (args, expected_fmt);
-  expected = g_strdup_vprintf (expected_fmt, args);
-  va_end (args);
-  g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
-      "invalid %s in %s: expected %s, got %s", key, path, expected, got_text);
-  return FALSE;
-}
-
-static gboolean
-node_is_int (JsonNode *node)
-{
-  return node != NULL && JSON_NODE_HOLDS_VALUE (node)
-      && json_node_get_value_type (node) == G_TYPE_INT64;
-}
-
-static gboolean
-node_is_number (JsonNode *node)
-{
-  return node != NULL && JSON_NODE_HOLDS_VALUE (node)
-      && (json_node_get_value_type (node) == G_TYPE_INT64
-          || json_node_get_value_type (node) == G_TYPE_DOUBLE);
-}
-
 /* An integer in [min, max]; @out keeps its default when the key is absent. */
 static gboolean
 read_uint (JsonObject *obj, const char *path, const char *key, gint64 min, gint64 max,
@@ -99,8 +30,8 @@ read_uint (JsonObject *obj, const char *path, const char *key, gint64 min, gint6
 
   if (node == NULL)
     return TRUE;
-  if (!node_is_int (node) || json_node_get_int (node) < min || json_node_get_int (node) > max)
-    return invalid (error, path, key, node, "an integer in [%" G_GINT64_FORMAT ", %"
+  if (!convnext_json_is_int (node) || json_node_get_int (node) < min || json_node_get_int (node) > max)
+    return convnext_json_invalid (error, path, key, node, "an integer in [%" G_GINT64_FORMAT ", %"
         G_GINT64_FORMAT "]", min, max);
   *out = json_node_get_int (node);
   return TRUE;
@@ -114,8 +45,8 @@ read_double (JsonObject *obj, const char *path, const char *key, double *out, GE
 
   if (node == NULL)
     return TRUE;
-  if (!node_is_number (node) || !isfinite (json_node_get_double (node)))
-    return invalid (error, path, key, node, "a finite number");
+  if (!convnext_json_is_number (node) || !isfinite (json_node_get_double (node)))
+    return convnext_json_invalid (error, path, key, node, "a finite number");
   *out = json_node_get_double (node);
   return TRUE;
 }
@@ -134,7 +65,7 @@ read_uint_array (JsonObject *obj, const char *path, const char *key, guint len, 
   *out = g_new (guint, len);
   for (guint i = 0; i < len; i++) {
     JsonNode *item = json_array_get_element (array, i);
-    if (!node_is_int (item) || json_node_get_int (item) < min || json_node_get_int (item) > max) {
+    if (!convnext_json_is_int (item) || json_node_get_int (item) < min || json_node_get_int (item) > max) {
       g_clear_pointer (out, g_free);
       goto fail;
     }
@@ -143,7 +74,7 @@ read_uint_array (JsonObject *obj, const char *path, const char *key, guint len, 
   return TRUE;
 
 fail:
-  return invalid (error, path, key, node, "an array of %u (num_stages) integers in [%"
+  return convnext_json_invalid (error, path, key, node, "an array of %u (num_stages) integers in [%"
       G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]", len, min, max);
 }
 
@@ -179,7 +110,7 @@ read_hidden_act (JsonObject *obj, const char *path, ConvNextAct *out, GError **e
         "\"selu\" (or gelu_python, gelu_pytorch_tanh), got \"%s\"", path, name);
     return FALSE;
   }
-  return invalid (error, path, "hidden_act", node, "a string");
+  return convnext_json_invalid (error, path, "hidden_act", node, "a string");
 }
 
 /* id2label: {"0": "tench", "1": "goldfish", …}, keys exactly 0..n-1. */
@@ -203,11 +134,11 @@ read_id2label (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError **
     return TRUE;
   }
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return invalid (error, path, "id2label", node, "an object mapping \"0\"...\"N-1\" to strings");
+    return convnext_json_invalid (error, path, "id2label", node, "an object mapping \"0\"...\"N-1\" to strings");
   map = json_node_get_object (node);
   n = json_object_get_size (map);
   if (n > MAX_LABELS)
-    return invalid (error, path, "id2label", node, "at most %u labels", MAX_LABELS);
+    return convnext_json_invalid (error, path, "id2label", node, "at most %u labels", MAX_LABELS);
   cfg->labels = g_new0 (char *, n + 1);
   members = json_object_get_members (map);
   for (GList *l = members; l != NULL; l = l->next) {
@@ -223,7 +154,7 @@ read_id2label (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError **
     if (value == NULL || !JSON_NODE_HOLDS_VALUE (value)
         || json_node_get_value_type (value) != G_TYPE_STRING) {
       g_autofree char *k = g_strdup_printf ("id2label[\"%s\"]", key);
-      return invalid (error, path, k, value, "a string");
+      return convnext_json_invalid (error, path, k, value, "a string");
     }
     cfg->labels[id] = g_strdup (json_node_get_string (value));
   }
@@ -271,7 +202,7 @@ read_out_indices (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError
       g_array_append_val (from_features, index);
     }
     if (array == NULL)
-      return invalid (error, path, "out_features", features, "a list of distinct stage names "
+      return convnext_json_invalid (error, path, "out_features", features, "a list of distinct stage names "
           "in order, from \"stem\", \"stage1\" ... \"stage%u\"", cfg->num_stages);
   }
 
@@ -280,7 +211,7 @@ read_out_indices (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError
     from_indices = g_array_new (FALSE, FALSE, sizeof (guint));
     for (guint i = 0; array != NULL && i < json_array_get_length (array); i++) {
       JsonNode *item = json_array_get_element (array, i);
-      gint64 v = node_is_int (item) ? json_node_get_int (item) : G_MININT64;
+      gint64 v = convnext_json_is_int (item) ? json_node_get_int (item) : G_MININT64;
       guint index;
 
       /* Python-style negative indices count from the end. */
@@ -297,7 +228,7 @@ read_out_indices (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError
       g_array_append_val (from_indices, index);
     }
     if (array == NULL)
-      return invalid (error, path, "out_indices", indices, "a list of distinct ascending "
+      return convnext_json_invalid (error, path, "out_indices", indices, "a list of distinct ascending "
           "integers in [-%u, %u]", n_names, n_names - 1);
   }
 
@@ -305,7 +236,7 @@ read_out_indices (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError
       && (from_features->len != from_indices->len
           || memcmp (from_features->data, from_indices->data,
               from_features->len * sizeof (guint)) != 0))
-    return invalid (error, path, "out_indices", indices, "the stages named by out_features");
+    return convnext_json_invalid (error, path, "out_indices", indices, "the stages named by out_features");
 
   chosen = from_indices != NULL ? from_indices : from_features;
   if (chosen == NULL) {
@@ -373,7 +304,7 @@ convnext_config_load (const char *path, GError **error)
     return NULL;
 
   if (cfg->layer_norm_eps < 0) {
-    invalid (error, path, "layer_norm_eps", json_object_get_member (obj, "layer_norm_eps"),
+    convnext_json_invalid (error, path, "layer_norm_eps", json_object_get_member (obj, "layer_norm_eps"),
         "a number >= 0");
     return NULL;
   }

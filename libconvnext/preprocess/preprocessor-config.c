@@ -16,74 +16,12 @@
  *
  * Other keys (image_processor_type, …) are ignored. */
 #include "preprocess-private.h"
+#include "json-util.h"
 
 #include <json-glib/json-glib.h>
 #include <math.h>
 
 #define CONFIG_NAME "preprocessor_config.json"
-
-static char *
-describe_node (JsonNode *node)
-{
-  if (JSON_NODE_HOLDS_NULL (node))
-    return g_strdup ("null");
-  if (JSON_NODE_HOLDS_ARRAY (node))
-    return g_strdup_printf ("an array of %u", json_array_get_length (json_node_get_array (node)));
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    return g_strdup ("an object");
-  switch (json_node_get_value_type (node)) {
-    case G_TYPE_STRING:
-      return g_strdup_printf ("\"%.40s\"", json_node_get_string (node));
-    case G_TYPE_BOOLEAN:
-      return g_strdup (json_node_get_boolean (node) ? "true" : "false");
-    case G_TYPE_INT64:
-      return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
-    case G_TYPE_DOUBLE: {
-      /* "3.0", not "3": the type is what may be wrong */
-      char buf[G_ASCII_DTOSTR_BUF_SIZE];
-      double v = json_node_get_double (node);
-      g_ascii_formatd (buf, sizeof buf, "%.15g", v);
-      if (g_ascii_strtod (buf, NULL) != v)
-        g_ascii_formatd (buf, sizeof buf, "%.17g", v);
-      return g_strdup_printf ("%s%s", buf, strpbrk (buf, ".eEn") ? "" : ".0");
-    }
-    default:
-      return g_strdup ("a value");
-  }
-}
-
-/* The one helper behind every config error: "invalid <key> in <file>: expected …, got …". */
-static gboolean invalid (GError **error, const char *path, const char *key, JsonNode *got,
-    const char *expected_fmt, ...) G_GNUC_PRINTF (5, 6);
-
-static gboolean
-invalid (GError **error, const char *path, const char *key, JsonNode *got,
-    const char *expected_fmt, ...)
-{
-  va_list args;
-  g_autofree char *expected = NULL;
-  g_autofree char *got_text = describe_node (got);
-
-  va_start (args, expected_fmt);
-  expected = g_strdup_vprintf (expected_fmt, args);
-  va_end (args);
-  g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
-      "invalid %s in %s: expected %s, got %s", key, path, expected, got_text);
-  return FALSE;
-}
-
-static gboolean
-node_is_int (JsonNode *node)
-{
-  return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64;
-}
-
-static gboolean
-node_is_number (JsonNode *node)
-{
-  return JSON_NODE_HOLDS_VALUE (node) && (json_node_get_value_type (node) == G_TYPE_INT64
-      || json_node_get_value_type (node) == G_TYPE_DOUBLE);
-}
 
 static gboolean
 read_bool (JsonObject *obj, const char *path, const char *key, gboolean *out, GError **error)
@@ -93,7 +31,7 @@ read_bool (JsonObject *obj, const char *path, const char *key, gboolean *out, GE
   if (node == NULL)
     return TRUE;
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return invalid (error, path, key, node, "true or false");
+    return convnext_json_invalid (error, path, key, node, "true or false");
   *out = json_node_get_boolean (node);
   return TRUE;
 }
@@ -112,12 +50,12 @@ read_size (JsonObject *obj, const char *path, guint *out, GError **error)
     key = "size[\"shortest_edge\"]";
     edge = json_object_get_member (json_node_get_object (node), "shortest_edge");
     if (edge == NULL)
-      return invalid (error, path, "size", node, "{\"shortest_edge\": N} or an integer "
+      return convnext_json_invalid (error, path, "size", node, "{\"shortest_edge\": N} or an integer "
           "(ConvNextImageProcessor has no {\"height\", \"width\"} size)");
   }
-  if (!node_is_int (edge) || json_node_get_int (edge) < 1
+  if (!convnext_json_is_int (edge) || json_node_get_int (edge) < 1
       || json_node_get_int (edge) > CONVNEXT_PREPROCESS_MAX_SIZE)
-    return invalid (error, path, key, edge, "an integer in [1, %d]",
+    return convnext_json_invalid (error, path, key, edge, "an integer in [1, %d]",
         CONVNEXT_PREPROCESS_MAX_SIZE);
   *out = json_node_get_int (edge);
   return TRUE;
@@ -130,9 +68,9 @@ read_crop_pct (JsonObject *obj, const char *path, double *out, GError **error)
 
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
     return TRUE;
-  if (!node_is_number (node) || !isfinite (json_node_get_double (node))
+  if (!convnext_json_is_number (node) || !isfinite (json_node_get_double (node))
       || json_node_get_double (node) <= 0)
-    return invalid (error, path, "crop_pct", node, "a number > 0 (or null)");
+    return convnext_json_invalid (error, path, "crop_pct", node, "a number > 0 (or null)");
   *out = json_node_get_double (node);
   return TRUE;
 }
@@ -148,9 +86,9 @@ read_resample (JsonObject *obj, const char *path, ConvNextResample *out, GError 
     *out = CONVNEXT_RESAMPLE_BILINEAR;
     return TRUE;
   }
-  if (!node_is_int (node) || json_node_get_int (node) < CONVNEXT_RESAMPLE_NEAREST
+  if (!convnext_json_is_int (node) || json_node_get_int (node) < CONVNEXT_RESAMPLE_NEAREST
       || json_node_get_int (node) > CONVNEXT_RESAMPLE_HAMMING)
-    return invalid (error, path, "resample", node, "a PIL filter: 0 (nearest), 1 (lanczos), "
+    return convnext_json_invalid (error, path, "resample", node, "a PIL filter: 0 (nearest), 1 (lanczos), "
         "2 (bilinear), 3 (bicubic), 4 (box) or 5 (hamming)");
   *out = json_node_get_int (node);
   return TRUE;
@@ -163,8 +101,8 @@ read_rescale_factor (JsonObject *obj, const char *path, double *out, GError **er
 
   if (node == NULL)
     return TRUE;
-  if (!node_is_number (node) || !isfinite (json_node_get_double (node)))
-    return invalid (error, path, "rescale_factor", node, "a finite number");
+  if (!convnext_json_is_number (node) || !isfinite (json_node_get_double (node)))
+    return convnext_json_invalid (error, path, "rescale_factor", node, "a finite number");
   *out = json_node_get_double (node);
   return TRUE;
 }
@@ -183,18 +121,18 @@ read_channels (JsonObject *obj, const char *path, const char *key, gboolean posi
   if (JSON_NODE_HOLDS_ARRAY (node)) {
     JsonArray *array = json_node_get_array (node);
     if (json_array_get_length (array) != 3)
-      return invalid (error, path, key, node, "%s", expected);
+      return convnext_json_invalid (error, path, key, node, "%s", expected);
     for (guint c = 0; c < 3; c++) {
       JsonNode *item = json_array_get_element (array, c);
       g_autofree char *item_key = g_strdup_printf ("%s[%u]", key, c);
-      if (!node_is_number (item))
-        return invalid (error, path, item_key, item, "a number");
+      if (!convnext_json_is_number (item))
+        return convnext_json_invalid (error, path, item_key, item, "a number");
       values[c] = json_node_get_double (item);
     }
-  } else if (node_is_number (node)) {
+  } else if (convnext_json_is_number (node)) {
     values[0] = values[1] = values[2] = json_node_get_double (node);
   } else {
-    return invalid (error, path, key, node, "%s", expected);
+    return convnext_json_invalid (error, path, key, node, "%s", expected);
   }
   for (guint c = 0; c < 3; c++) {
     if (!isfinite (values[c]) || (positive && !(values[c] > 0))) {
