@@ -12,6 +12,7 @@
 
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <string.h>
 
 /* Sanity bounds, so that a corrupt config cannot request absurd allocations. */
 #define MAX_STAGES 16
@@ -20,7 +21,6 @@
 #define MAX_PATCH 1024
 #define MAX_LABELS 1000000
 
-/* "nothing (key missing)", "null", "an array", "-3", "\"foo\""… for error messages. */
 /* An integer in [min, max]; @out keeps its default when the key is absent. */
 static gboolean
 read_uint (JsonObject *obj, const char *path, const char *key, gint64 min, gint64 max,
@@ -30,9 +30,10 @@ read_uint (JsonObject *obj, const char *path, const char *key, gint64 min, gint6
 
   if (node == NULL)
     return TRUE;
-  if (!convnext_json_is_int (node) || json_node_get_int (node) < min || json_node_get_int (node) > max)
-    return convnext_json_invalid (error, path, key, node, "an integer in [%" G_GINT64_FORMAT ", %"
-        G_GINT64_FORMAT "]", min, max);
+  if (!convnext_json_is_int (node) || json_node_get_int (node) < min
+      || json_node_get_int (node) > max)
+    return convnext_json_invalid (error, path, key, node,
+        "an integer in [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]", min, max);
   *out = json_node_get_int (node);
   return TRUE;
 }
@@ -65,7 +66,8 @@ read_uint_array (JsonObject *obj, const char *path, const char *key, guint len, 
   *out = g_new (guint, len);
   for (guint i = 0; i < len; i++) {
     JsonNode *item = json_array_get_element (array, i);
-    if (!convnext_json_is_int (item) || json_node_get_int (item) < min || json_node_get_int (item) > max) {
+    if (!convnext_json_is_int (item) || json_node_get_int (item) < min
+        || json_node_get_int (item) > max) {
       g_clear_pointer (out, g_free);
       goto fail;
     }
@@ -74,8 +76,9 @@ read_uint_array (JsonObject *obj, const char *path, const char *key, guint len, 
   return TRUE;
 
 fail:
-  return convnext_json_invalid (error, path, key, node, "an array of %u (num_stages) integers in [%"
-      G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]", len, min, max);
+  return convnext_json_invalid (error, path, key, node,
+      "an array of %u (num_stages) integers in [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]",
+      len, min, max);
 }
 
 static gboolean
@@ -134,7 +137,8 @@ read_id2label (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError **
     return TRUE;
   }
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return convnext_json_invalid (error, path, "id2label", node, "an object mapping \"0\"...\"N-1\" to strings");
+    return convnext_json_invalid (error, path, "id2label", node,
+        "an object mapping \"0\"...\"N-1\" to strings");
   map = json_node_get_object (node);
   n = json_object_get_size (map);
   if (n > MAX_LABELS)
@@ -202,8 +206,9 @@ read_out_indices (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError
       g_array_append_val (from_features, index);
     }
     if (array == NULL)
-      return convnext_json_invalid (error, path, "out_features", features, "a list of distinct stage names "
-          "in order, from \"stem\", \"stage1\" ... \"stage%u\"", cfg->num_stages);
+      return convnext_json_invalid (error, path, "out_features", features,
+          "a list of distinct stage names in order, from \"stem\", \"stage1\" ... \"stage%u\"",
+          cfg->num_stages);
   }
 
   if (indices != NULL && !JSON_NODE_HOLDS_NULL (indices)) {
@@ -228,15 +233,16 @@ read_out_indices (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError
       g_array_append_val (from_indices, index);
     }
     if (array == NULL)
-      return convnext_json_invalid (error, path, "out_indices", indices, "a list of distinct ascending "
-          "integers in [-%u, %u]", n_names, n_names - 1);
+      return convnext_json_invalid (error, path, "out_indices", indices,
+          "a list of distinct ascending integers in [-%u, %u]", n_names, n_names - 1);
   }
 
   if (from_features != NULL && from_indices != NULL
       && (from_features->len != from_indices->len
           || memcmp (from_features->data, from_indices->data,
               from_features->len * sizeof (guint)) != 0))
-    return convnext_json_invalid (error, path, "out_indices", indices, "the stages named by out_features");
+    return convnext_json_invalid (error, path, "out_indices", indices,
+        "the stages named by out_features");
 
   chosen = from_indices != NULL ? from_indices : from_features;
   if (chosen == NULL) {
@@ -304,8 +310,8 @@ convnext_config_load (const char *path, GError **error)
     return NULL;
 
   if (cfg->layer_norm_eps < 0) {
-    convnext_json_invalid (error, path, "layer_norm_eps", json_object_get_member (obj, "layer_norm_eps"),
-        "a number >= 0");
+    convnext_json_invalid (error, path, "layer_norm_eps",
+        json_object_get_member (obj, "layer_norm_eps"), "a number >= 0");
     return NULL;
   }
 
