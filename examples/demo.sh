@@ -1,6 +1,6 @@
 #!/bin/sh
 # The demo: real photographs → a short video → convnextclassify → convnextoverlay → VP8/WebM file,
-# with one JSON line per classified frame on stdout.
+# with one JSON line per classified frame on stdout and the fps/latency readout (--stats) on stderr.
 #
 # Run it from `meson devenv -C build` (the README's main command does):
 #   sh examples/demo.sh [OUTPUT_DIR]          (default: ./convnext-demo)
@@ -30,7 +30,7 @@ gst-launch-1.0 -q concat name=clip ! videoconvert ! video/x-raw,format=I420 ! jp
   $(segment $darknet/horses.jpg) $(segment $darknet/eagle.jpg)
 
 # 2. The main job: decode → classify → overlay → encode, printing one JSON line per frame.
-convnext-json --top-k 3 --annotate "$out/annotated.webm" "filesrc location=$out/photos.avi ! decodebin" \
+convnext-json --stats --top-k 3 --annotate "$out/annotated.webm" "filesrc location=$out/photos.avi ! decodebin" \
   | tee "$out/results.jsonl"
 
 echo "demo: $(wc -l < "$out/results.jsonl") frames classified; annotated video: $out/annotated.webm" >&2
