@@ -7,7 +7,8 @@
  * Images are decoded with GStreamer (uridecodebin ! videoconvert ! RGB appsink) and
  * preprocessed by libconvnext as ConvNextImageProcessor would.  --repeat N times the
  * forward pass instead and prints one JSON line with median/min/max milliseconds.
- * Any error: a one-line message on stderr and exit status 1. */
+ * Any error: a one-line message on stderr and exit status 1.  An image that cannot be read
+ * or decoded is reported that way and skipped; the others are still classified. */
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -465,7 +466,7 @@ run (GError **error)
   g_autoptr (GPtrArray) inputs = g_ptr_array_new_with_free_func (input_free);
   g_auto (Decoder) dec = { NULL };
   const char *model_dir = opt_model != NULL ? opt_model : convnext_default_model_dir ();
-  guint n_images = opt_images != NULL ? g_strv_length (opt_images) : 0;
+  guint n_images = opt_images != NULL ? g_strv_length (opt_images) : 0, n_failed = 0;
   ConvNextParams params;
 
   convnext_params_init (&params);
@@ -533,25 +534,35 @@ run (GError **error)
     return FALSE;
   g_ptr_array_set_size (inputs, 0);
   for (guint i = 0; i < n_images; i++) {
-    const Input *first, *last;
-    if (!load_image (&dec, opt_images[i], pre, inputs, error))
-      return FALSE;
-    first = inputs->pdata[0];
-    last = inputs->pdata[inputs->len - 1];
-    if (last->h != first->h || last->w != first->w) {
-      Input *next = g_ptr_array_steal_index (inputs, inputs->len - 1);
-      if (!classify (model, inputs, error)) {
-        input_free (next);
-        return FALSE;
+    g_autoptr (GError) image_error = NULL;
+
+    /* An image that cannot be read or decoded is reported and skipped, like a bad file
+     * among many; the exit status says so at the end. */
+    if (!load_image (&dec, opt_images[i], pre, inputs, &image_error)) {
+      g_printerr ("convnext-classify: %s\n", image_error->message);
+      n_failed++;
+    } else {
+      const Input *first = inputs->pdata[0], *last = inputs->pdata[inputs->len - 1];
+      if (last->h != first->h || last->w != first->w) {
+        Input *next = g_ptr_array_steal_index (inputs, inputs->len - 1);
+        if (!classify (model, inputs, error)) {
+          input_free (next);
+          return FALSE;
+        }
+        g_ptr_array_set_size (inputs, 0);
+        g_ptr_array_add (inputs, next);
       }
-      g_ptr_array_set_size (inputs, 0);
-      g_ptr_array_add (inputs, next);
     }
-    if (inputs->len == MAX_BATCH || i + 1 == n_images) {
+    if (inputs->len == MAX_BATCH || (i + 1 == n_images && inputs->len > 0)) {
       if (!classify (model, inputs, error))
         return FALSE;
       g_ptr_array_set_size (inputs, 0);
     }
+  }
+  if (n_failed > 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%u of %u images could not be classified",
+        n_failed, n_images);
+    return FALSE;
   }
   return TRUE;
 }

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""convnext-classify end to end: real photos in, the PyTorch reference's numbers out; bad input reported.
+
+    test_cli.py CONVNEXT_CLASSIFY
+
+expected.json (tests/tools/make_expected.py) holds the PyTorch reference's logits for the PNGs in tests/data
+on the checkpoint tests/element/models/tiny, preprocessed by the independent PIL + numpy re-implementation of
+ConvNextImageProcessor.  PNG is lossless, so GStreamer's decoding gives the same pixels as PIL's.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+EXPECTED = json.load(open(os.path.join(HERE, "expected.json")))
+MODEL = os.path.join(ROOT, EXPECTED["model"])
+PHOTOS = [os.path.join(ROOT, "tests", "data", n) for n in sorted(EXPECTED["logits"])]
+LABELS = json.load(open(os.path.join(MODEL, "config.json")))["id2label"]
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def run(*args):
+    return subprocess.run([CLI, "--threads", "1", *args], capture_output=True, text=True, timeout=300)
+
+
+def results(stdout):
+    return {os.path.basename(r["input"]): r for r in map(json.loads, stdout.splitlines())}
+
+
+def check_against_reference(got, name, top_k):
+    ref = EXPECTED["logits"][name]
+    bound = 1e-4 * max(1.0, max(map(abs, ref)))
+    diff = max(abs(a - b) for a, b in zip(got["logits"], ref))
+    check(diff <= bound, f"{name}: logits within {bound:.1e} of PyTorch (max |diff| {diff:.1e})")
+    z = sum(math.exp(v - max(ref)) for v in ref)
+    order = sorted(range(len(ref)), key=lambda i: -ref[i])[:top_k]
+    want = [(i, LABELS[str(i)], math.exp(ref[i] - max(ref)) / z) for i in order]
+    top = [(t["id"], t["label"], t["score"]) for t in got["top"]]
+    check(len(top) == top_k and all(g[:2] == w[:2] and abs(g[2] - w[2]) <= 1e-5 for g, w in zip(top, want)),
+          f"{name}: top-{top_k} ids, labels and softmax scores as PyTorch's: {top}")
+
+
+def main():
+    # Real photos of three sizes (three batches): the reference's logits, top-k and scores.
+    r = run("--model", MODEL, "--top-k", "3", "--logits", *PHOTOS)
+    check(r.returncode == 0, f"photos classified (exit {r.returncode}, stderr {r.stderr.strip()!r})")
+    got = results(r.stdout)
+    check(sorted(got) == sorted(EXPECTED["logits"]), f"one JSON line per photo: {sorted(got)}")
+    for name in sorted(got):
+        check_against_reference(got[name], name, 3)
+        check(len(got[name]["pooler_output"]) == 16, f"{name}: pooler_output has hidden_sizes[-1] = 16 values")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # A bad file among good ones: reported by name, skipped, the others still classified, exit 1.
+        junk, missing = os.path.join(tmp, "junk.jpg"), os.path.join(tmp, "missing.png")
+        with open(junk, "w") as f:
+            f.write("not an image\n")
+        r = run("--model", MODEL, "--top-k", "1", "--logits", PHOTOS[0], junk, missing, PHOTOS[1])
+        got = results(r.stdout)
+        check(r.returncode == 1, f"bad files: exit status 1 (got {r.returncode})")
+        check(junk in r.stderr and missing in r.stderr and "2 of 4 images" in r.stderr,
+              f"bad files: each named on stderr: {r.stderr.strip()!r}")
+        check(sorted(got) == sorted(os.path.basename(p) for p in PHOTOS[:2]), f"good files still classified: {sorted(got)}")
+        for name in sorted(got):
+            check_against_reference(got[name], name, 1)
+
+        # --dump-pixel-values, then the dump as --input-tensor: the same logits as from the images.
+        dump = os.path.join(tmp, "pixel_values.npy")
+        r = run("--model", MODEL, "--dump-pixel-values", dump, "--top-k", "1", *PHOTOS)
+        check(r.returncode == 0 and os.path.getsize(dump) == 128 + 3 * 3 * 32 * 32 * 4,
+              f"--dump-pixel-values writes a [3, 3, 32, 32] float32 .npy (exit {r.returncode}, {r.stderr.strip()!r})")
+        r = run("--model", MODEL, "--input-tensor", dump, "--top-k", "1", "--logits")
+        lines = [json.loads(x) for x in r.stdout.splitlines()]
+        check(r.returncode == 0 and len(lines) == 3, f"--input-tensor: one line per batch item (exit {r.returncode})")
+        for name, line in zip(sorted(EXPECTED["logits"]), lines):
+            check_against_reference(line, name, 1)
+
+        # --repeat: one JSON line of latencies.
+        r = run("--model", MODEL, "--repeat", "3", PHOTOS[2])
+        lines = r.stdout.splitlines()
+        t = json.loads(lines[0]) if r.returncode == 0 and len(lines) == 1 else {}
+        check(t.get("repeat") == 3 and t.get("batch") == 1 and t.get("precision") == "f32"
+              and 0 < t.get("min_ms", 0) <= t.get("median_ms", 0) <= t.get("max_ms", 0),
+              f"--repeat 3: one line with median/min/max ms: {r.stdout.strip()!r}")
+
+        # Usage errors: exit 1, one line on stderr that names the culprit.
+        bad_tensor = os.path.join(tmp, "bad.npy")
+        with open(bad_tensor, "wb") as f:
+            f.write(b"\x93NUMPY garbage")
+        for args, needle in [(["--precision", "f16", PHOTOS[0]], "--precision"),
+                             (["--top-k", "-1", PHOTOS[0]], "--top-k"),
+                             (["--model", os.path.join(tmp, "no-model"), PHOTOS[0]], os.path.join(tmp, "no-model")),
+                             (["--model", MODEL], "nothing to classify"),
+                             (["--model", MODEL, "--input-tensor", bad_tensor], bad_tensor)]:
+            r = run(*args)
+            check(r.returncode == 1 and needle in r.stderr and r.stderr.count("\n") == 1 and r.stdout == "",
+                  f"{' '.join(args[:2])}: exit 1 and one line naming {needle!r}: {r.stderr.strip()!r}")
+
+    # No --model: the default model (CONVNEXT_DEFAULT_MODEL in the test environment, else the installed one).
+    default = os.environ.get("CONVNEXT_DEFAULT_MODEL")
+    if default:
+        a, b = run("--logits", PHOTOS[1]), run("--model", default, "--logits", PHOTOS[1])
+        check(a.returncode == 0 and a.stdout == b.stdout, "no --model: the default model's output")
+    print(f"{len(failures)} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    CLI = sys.argv[1]
+    sys.exit(main())
