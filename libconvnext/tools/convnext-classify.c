@@ -4,11 +4,16 @@
  *   {"input": "cat.jpg", "top": [{"id": 3, "label": "cat", "score": 0.93}, …],
  *    "logits": […], "pooler_output": […]}          (the last two with --logits)
  *
- * Images are decoded with GStreamer (uridecodebin ! videoconvert ! RGB appsink) and
- * preprocessed by libconvnext as ConvNextImageProcessor would.  --repeat N times the
+ * Images are decoded as transformers users decode them with PIL: gdk-pixbuf drives the same
+ * libjpeg/libpng to RGB (bit-identical on the CIFAR-10 JPEGs; GStreamer 1.22's jpegdec only
+ * outputs YUV for them, and videoconvert's chroma upsampling differs from libjpeg's by up to 9
+ * levels).  Files gdk-pixbuf cannot read go through GStreamer (uridecodebin ! videoconvert !
+ * RGB appsink: its first video frame).  Then libconvnext preprocesses as
+ * ConvNextImageProcessor would.  --repeat N times the
  * forward pass instead and prints one JSON line with median/min/max milliseconds.
  * Any error: a one-line message on stderr and exit status 1.  An image that cannot be read
  * or decoded is reported that way and skipped; the others are still classified. */
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -138,14 +143,6 @@ decoder_init (Decoder *dec, GError **error)
 {
   GstElement *convert = gst_element_factory_make ("videoconvert", NULL);
   g_autoptr (GstCaps) rgb = gst_caps_from_string ("video/x-raw,format=RGB");
-  g_autoptr (GstPluginFeature) pixbuf =
-      gst_registry_lookup_feature (gst_registry_get (), "gdkpixbufdec");
-
-  /* Decode still images as PIL (and so transformers) does: gdk-pixbuf asks libjpeg for RGB,
-   * with libjpeg's chroma upsampling, bit-identical to PIL.  jpegdec's I420 output converted
-   * by videoconvert upsamples chroma differently (up to 9 levels on CIFAR-10 JPEGs). */
-  if (pixbuf != NULL)
-    gst_plugin_feature_set_rank (pixbuf, GST_RANK_PRIMARY + 1);
 
   dec->src = gst_element_factory_make ("uridecodebin", NULL);
   dec->sink = gst_element_factory_make ("appsink", NULL);
@@ -213,17 +210,51 @@ decode_image (Decoder *dec, const char *path, GError **error)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Decoder, decoder_clear)
 
+/* Preprocesses @image (decoded from @path) and appends it to @inputs. */
+static gboolean
+add_image (const char *path, const ConvNextImage *image, ConvNextPreprocessor *pre,
+    GPtrArray *inputs, GError **error)
+{
+  Input *in = g_new0 (Input, 1);
+
+  in->name = g_strdup (path);
+  in->n = 1;
+  in->c = 3;
+  convnext_preprocessor_get_output_size (pre, image->width, image->height, &in->w, &in->h);
+  in->pixel_values = g_new (float, (gsize) 3 * in->h * in->w);
+  if (!convnext_preprocessor_process (pre, image, NULL, in->pixel_values, error)) {
+    input_free (in);
+    return FALSE;
+  }
+  g_ptr_array_add (inputs, in);
+  return TRUE;
+}
+
 static gboolean
 load_image (Decoder *dec, const char *path, ConvNextPreprocessor *pre, GPtrArray *inputs,
     GError **error)
 {
-  g_autoptr (GstSample) sample = decode_image (dec, path, error);
+  g_autoptr (GdkPixbuf) pixbuf = gdk_pixbuf_new_from_file (path, NULL);
+  g_autoptr (GstSample) sample = NULL;
   GstVideoInfo info;
   GstVideoFrame frame;
   ConvNextImage image;
-  Input *in;
   gboolean ok;
 
+  /* 8-bit RGB or RGBA (alpha dropped, as PIL's convert ("RGB") does); gray files come as RGB. */
+  if (pixbuf != NULL && gdk_pixbuf_get_bits_per_sample (pixbuf) == 8) {
+    image = (ConvNextImage) {
+      .format = gdk_pixbuf_get_has_alpha (pixbuf) ? CONVNEXT_PIXEL_FORMAT_RGBA
+          : CONVNEXT_PIXEL_FORMAT_RGB,
+      .width = gdk_pixbuf_get_width (pixbuf),
+      .height = gdk_pixbuf_get_height (pixbuf),
+      .data = { gdk_pixbuf_read_pixels (pixbuf) },
+      .stride = { gdk_pixbuf_get_rowstride (pixbuf) },
+    };
+    return add_image (path, &image, pre, inputs, error);
+  }
+
+  sample = decode_image (dec, path, error);
   if (sample == NULL)
     return FALSE;
   if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample))
@@ -238,20 +269,9 @@ load_image (Decoder *dec, const char *path, ConvNextPreprocessor *pre, GPtrArray
     .data = { GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) },
     .stride = { GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0) },
   };
-  in = g_new0 (Input, 1);
-  in->name = g_strdup (path);
-  in->n = 1;
-  in->c = 3;
-  convnext_preprocessor_get_output_size (pre, image.width, image.height, &in->w, &in->h);
-  in->pixel_values = g_new (float, (gsize) 3 * in->h * in->w);
-  ok = convnext_preprocessor_process (pre, &image, NULL, in->pixel_values, error);
+  ok = add_image (path, &image, pre, inputs, error);
   gst_video_frame_unmap (&frame);
-  if (!ok) {
-    input_free (in);
-    return FALSE;
-  }
-  g_ptr_array_add (inputs, in);
-  return TRUE;
+  return ok;
 }
 
 /* All inputs as one [N, C, H, W] batch; they must share C, H and W. */
