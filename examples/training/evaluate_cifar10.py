@@ -9,10 +9,10 @@ JPEGs with PIL, and applies the checkpoint's preprocessing (for 32x32 CIFAR phot
 crop_pct 1.0, ConvNextImageProcessor's resize and crop are the identity: only rescale and normalise remain).
 The output lists the predicted class of every test image, keyed by its path inside test.tar.gz, twice:
 `predictions` on PIL's decoding (what transformers users get) and `predictions_gstreamer` on the pixels GStreamer
-decodes (jpegdec ! videoconvert, as convnext-classify does, run here through gst-launch-1.0).  The two decoders
-upsample JPEG chroma differently (up to 9 levels), which alone changes about 2% of this small model's answers, so
-the test tests/eval/test_cifar10.py checks the C engine's accuracy against the PIL run and its predictions
-image by image against the GStreamer-decoded run.
+decodes (jpegdec ! videoconvert, what convnextclassify sees in a pipeline, run here through gst-launch-1.0).  The
+two decoders upsample JPEG chroma differently (up to 9 levels), which alone changes about 2% of this small model's
+answers.  tests/eval/test_cifar10.py checks convnext-classify (which decodes still images as PIL does) against
+`predictions`, and prints its agreement with `predictions_gstreamer`.
 """
 import argparse
 import io

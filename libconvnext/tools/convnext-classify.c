@@ -594,7 +594,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
 
   setlocale (LC_ALL, "");
-  g_option_context_set_summary (context, "Classify images (decoded with GStreamer) or a "
+  g_option_context_set_summary (context, "Classify images (decoded as PIL does, else with GStreamer) or a "
       "pixel_values tensor with a Hugging Face ConvNeXt checkpoint.\nPrints one JSON object per "
       "line and input.");
   g_option_context_add_main_entries (context, entries, NULL);
