@@ -331,6 +331,12 @@ gst_convnext_classify_start (GstBaseTransform *trans)
   self->pre = convnext_preprocessor_new (model_dir, &error);
   if (self->pre == NULL)
     goto failed;
+  if (convnext_preprocessor_uses_defaults (self->pre))
+    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+        ("Model %s has no preprocessor_config.json.", model_dir),
+        ("Frames are preprocessed with transformers' ConvNextImageProcessor defaults (shortest "
+            "edge 384, crop_pct 224/256, bicubic, mean/std 0.5): wrong for a model trained "
+            "otherwise."));
 
   self->logits = g_new (float, self->num_labels);
   self->top = g_new (ConvNextClass, self->num_labels);

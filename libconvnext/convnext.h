@@ -324,6 +324,16 @@ typedef struct _ConvNextPreprocessor ConvNextPreprocessor;
  */
 ConvNextPreprocessor *convnext_preprocessor_new (const char *model_dir, GError **error);
 
+/**
+ * convnext_preprocessor_uses_defaults:
+ *
+ * Returns: TRUE when the model directory had no preprocessor_config.json, so that
+ *   ConvNextImageProcessor's defaults apply (see convnext_preprocessor_new()).  Hub
+ *   checkpoints always ship the file; without it a model trained at another size or
+ *   normalisation gets the wrong input, so front ends should warn.
+ */
+gboolean convnext_preprocessor_uses_defaults (const ConvNextPreprocessor *pre);
+
 /** convnext_preprocessor_free: NULL is allowed. */
 void convnext_preprocessor_free (ConvNextPreprocessor *pre);
 

@@ -29,6 +29,7 @@ typedef struct {
   gboolean do_normalize;
   double image_mean[3];
   double image_std[3];
+  gboolean defaults;            /* there was no preprocessor_config.json */
 } ConvNextPreprocessConfig;
 
 /* Largest shortest_edge and resize target accepted, so that a corrupt config cannot ask

@@ -191,8 +191,10 @@ convnext_preprocess_config_load (ConvNextPreprocessConfig *cfg, const char *mode
         "model directory %s does not exist", model_dir);
     return FALSE;
   }
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
+    cfg->defaults = TRUE;
     return TRUE;
+  }
 
   parser = json_parser_new ();
   if (!json_parser_load_from_file (parser, path, &local_error)) {

@@ -83,6 +83,14 @@ convnext_preprocessor_free (ConvNextPreprocessor *pre)
   g_free (pre);
 }
 
+gboolean
+convnext_preprocessor_uses_defaults (const ConvNextPreprocessor *pre)
+{
+  g_return_val_if_fail (pre != NULL, FALSE);
+
+  return pre->cfg.defaults;
+}
+
 void
 convnext_preprocessor_get_output_size (const ConvNextPreprocessor *pre, guint in_width,
     guint in_height, guint *width, guint *height)

@@ -172,7 +172,9 @@ decode_image (Decoder *dec, const char *path, GError **error)
   GstClockTime waited = 0;
 
   if (!g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "cannot read %s: no such file", path);
+    gboolean exists = g_file_test (path, G_FILE_TEST_EXISTS);
+    g_set_error (error, G_FILE_ERROR, exists ? G_FILE_ERROR_INVAL : G_FILE_ERROR_NOENT,
+        "cannot read %s: %s", path, exists ? "not a regular file" : "no such file");
     return NULL;
   }
   uri = gst_filename_to_uri (path, error);
@@ -530,6 +532,9 @@ run (GError **error)
     pre = convnext_preprocessor_new (model_dir, error);
     if (pre == NULL)
       return FALSE;
+    if (convnext_preprocessor_uses_defaults (pre))
+      g_printerr ("convnext-classify: warning: %s has no preprocessor_config.json: images are "
+          "preprocessed with ConvNextImageProcessor's defaults (384 px, mean/std 0.5)\n", model_dir);
   }
   /* Timing and dumping need every input at once; classification streams the images in
    * batches of up to MAX_BATCH consecutive ones of the same size. */

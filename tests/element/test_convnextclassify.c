@@ -784,6 +784,41 @@ GST_START_TEST (test_missing_model)
 }
 GST_END_TEST;
 
+/* No preprocessor_config.json: the element runs (transformers' defaults) and posts a warning
+ * that names the model directory. */
+GST_START_TEST (test_no_preprocessor_config_warns)
+{
+  gchar *dir = broken_model ("preprocessor_config.json", "", 0);
+  g_autofree gchar *path = g_build_filename (dir, "preprocessor_config.json", NULL);
+  GstElement *pipeline = gst_parse_launch ("videotestsrc num-buffers=2 ! "
+      "convnextclassify name=c threads=1 ! fakesink", NULL);
+  GstElement *classify = gst_bin_get_by_name (GST_BIN (pipeline), "c");
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *msg;
+  GError *error = NULL;
+
+  fail_unless (g_unlink (path) == 0);
+  g_object_set (classify, "model", dir, NULL);
+  fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL, "no warning on the bus");
+  gst_message_parse_warning (msg, &error, NULL);
+  fail_unless (strstr (error->message, dir) != NULL
+      && strstr (error->message, "preprocessor_config.json") != NULL, "%s", error->message);
+  g_error_free (error);
+  gst_message_unref (msg);
+  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS, "the stream did not finish");
+  gst_message_unref (msg);
+  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  gst_object_unref (bus);
+  gst_object_unref (classify);
+  gst_object_unref (pipeline);
+  remove_model (dir);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_broken_config)
 {
   gchar *dir = broken_model ("config.json", "{ \"model_type\": \"convnext\", ", -1);
@@ -1226,6 +1261,7 @@ convnextclassify_suite (void)
   suite_add_tcase (s, errors);
   tcase_add_test (errors, test_missing_model);
   tcase_add_test (errors, test_broken_config);
+  tcase_add_test (errors, test_no_preprocessor_config_warns);
   tcase_add_test (errors, test_truncated_weights);
   tcase_add_test (errors, test_bare_model_refused);
   tcase_add_test (errors, test_labels_file_mismatch);

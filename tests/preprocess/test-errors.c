@@ -93,6 +93,7 @@ test_defaults (void)
     guint w, h;
 
     g_assert_no_error (error);
+    g_assert_cmpint (convnext_preprocessor_uses_defaults (pre), ==, ok[i].json == NULL);
     convnext_preprocessor_get_output_size (pre, 640, 480, &w, &h);
     g_assert_cmpuint (w, ==, ok[i].size ? ok[i].size : 640);
     g_assert_cmpuint (h, ==, ok[i].size ? ok[i].size : 480);

@@ -10,6 +10,7 @@ ConvNextImageProcessor.  PNG is lossless, so GStreamer's decoding gives the same
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,10 +66,11 @@ def main():
         junk, missing = os.path.join(tmp, "junk.jpg"), os.path.join(tmp, "missing.png")
         with open(junk, "w") as f:
             f.write("not an image\n")
-        r = run("--model", MODEL, "--top-k", "1", "--logits", PHOTOS[0], junk, missing, PHOTOS[1])
+        r = run("--model", MODEL, "--top-k", "1", "--logits", PHOTOS[0], junk, missing, tmp, PHOTOS[1])
         got = results(r.stdout)
         check(r.returncode == 1, f"bad files: exit status 1 (got {r.returncode})")
-        check(junk in r.stderr and missing in r.stderr and "2 of 4 images" in r.stderr,
+        check(junk in r.stderr and f"{missing}: no such file" in r.stderr and f"{tmp}: not a regular file" in r.stderr
+              and "3 of 5 images" in r.stderr,
               f"bad files: each named on stderr: {r.stderr.strip()!r}")
         check(sorted(got) == sorted(os.path.basename(p) for p in PHOTOS[:2]), f"good files still classified: {sorted(got)}")
         for name in sorted(got):
@@ -105,6 +107,16 @@ def main():
             r = run(*args)
             check(r.returncode == 1 and needle in r.stderr and r.stderr.count("\n") == 1 and r.stdout == "",
                   f"{' '.join(args[:2])}: exit 1 and one line naming {needle!r}: {r.stderr.strip()!r}")
+
+    # A checkpoint without preprocessor_config.json: classified with ConvNextImageProcessor's defaults, and
+    # said so (a model trained at another size would otherwise give wrong answers silently).
+    with tempfile.TemporaryDirectory() as bare:
+        for f in ("config.json", "model.safetensors"):
+            shutil.copy(os.path.join(MODEL, f), bare)
+        r = run("--model", bare, "--top-k", "1", PHOTOS[0])
+        check(r.returncode == 0 and len(r.stdout.splitlines()) == 1
+              and "warning" in r.stderr and "no preprocessor_config.json" in r.stderr and bare in r.stderr,
+              f"no preprocessor_config.json: classified, with a warning naming the model: {r.stderr.strip()!r}")
 
     # No --model: the default model (CONVNEXT_DEFAULT_MODEL in the test environment, else the installed one).
     default = os.environ.get("CONVNEXT_DEFAULT_MODEL")
