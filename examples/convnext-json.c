@@ -29,6 +29,7 @@
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gstconvnextmeta.h"
 
@@ -43,7 +44,8 @@ typedef struct {
   GMutex lock;
   gint64 start_us, window_us;
   guint64 window_frames, window_results, results;
-  GstClockTime window_inference, window_max, inference;
+  GstClockTime window_inference, window_max;
+  GArray *inference;      /* GstClockTime of every result, for the run's median */
   guint64 last_source_frame;
 } App;
 
@@ -123,7 +125,7 @@ count_frame (App *app, const GstConvNextClassificationMeta *meta)
     app->last_source_frame = meta->frame_number;
     app->results++;
     app->window_results++;
-    app->inference += meta->inference_time;
+    g_array_append_val (app->inference, meta->inference_time);
     app->window_inference += meta->inference_time;
     app->window_max = MAX (app->window_max, meta->inference_time);
   }
@@ -166,15 +168,28 @@ print_stats (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+static gint
+compare_clock_time (gconstpointer a, gconstpointer b)
+{
+  GstClockTime x = *(const GstClockTime *) a, y = *(const GstClockTime *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* The median, not the mean: the first frames pay for the network's set-up. */
 static void
 print_summary (App *app)
 {
   gdouble seconds = (g_get_monotonic_time () - app->start_us) / 1e6;
+  GArray *t = app->inference;
 
-  g_printerr ("stats: %" G_GUINT64_FORMAT " frames in %.2f s (%.1f fps), mean inference %.1f ms"
-      " over %" G_GUINT64_FORMAT " results\n", app->frames, seconds,
+  g_array_sort (t, compare_clock_time);
+  g_printerr ("stats: %" G_GUINT64_FORMAT " frames in %.2f s (%.1f fps), median inference %.1f ms"
+      " (max %.1f ms) over %u results\n", app->frames, seconds,
       seconds > 0 ? app->frames / seconds : 0.0,
-      app->results ? app->inference / 1e6 / app->results : 0.0, app->results);
+      t->len ? (g_array_index (t, GstClockTime, (t->len - 1) / 2)
+          + g_array_index (t, GstClockTime, t->len / 2)) / 2e6 : 0.0,
+      t->len ? g_array_index (t, GstClockTime, t->len - 1) / 1e6 : 0.0, t->len);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -264,18 +279,27 @@ annotate_branch (const gchar *file)
   return NULL;
 }
 
-/* A file name or URI becomes a uridecodebin; anything else is a gst-launch description. */
+/* A file name or URI becomes a uridecodebin; anything else is a gst-launch description.
+ * A single word that is neither a file nor an element is taken for a missing file. */
 static gchar *
 source_description (const gchar *source, GError **error)
 {
   gchar *uri = NULL, *desc;
+  GstElementFactory *factory = NULL;
 
   if (gst_uri_is_valid (source))
     uri = g_strdup (source);
   else if (g_file_test (source, G_FILE_TEST_IS_REGULAR))
     uri = gst_filename_to_uri (source, error);
-  else
+  else if (strpbrk (source, "! \t") == NULL
+      && (factory = gst_element_factory_find (source)) == NULL) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+        "%s: no such file (nor a GStreamer element or pipeline)", source);
+    return NULL;
+  } else {
+    g_clear_object (&factory);
     return g_strdup (source);
+  }
   if (!uri)
     return NULL;
   desc = g_strdup_printf ("uridecodebin uri=\"%s\"", uri);
@@ -381,6 +405,7 @@ main (int argc, char **argv)
   app.loop = g_main_loop_new (NULL, FALSE);
   app.stats = stats;
   g_mutex_init (&app.lock);
+  app.inference = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   bus = gst_element_get_bus (app.pipeline);
   gst_bus_add_watch (bus, on_bus_message, &app);
   g_unix_signal_add (SIGINT, on_sigint, &app);
@@ -412,6 +437,7 @@ main (int argc, char **argv)
   gst_object_unref (app.pipeline);
   g_main_loop_unref (app.loop);
   g_mutex_clear (&app.lock);
+  g_array_unref (app.inference);
   g_strfreev (rest);
   g_free (annotate);
   g_free (model);

@@ -91,11 +91,14 @@ def frame_to_json(frame, buffer):
 
 
 def source_description(source):
-    """A file name or URI becomes a uridecodebin; anything else is a gst-launch description."""
+    """A file name or URI becomes a uridecodebin; anything else is a gst-launch description.
+    A single word that is neither a file nor an element is taken for a missing file (ValueError)."""
     if Gst.uri_is_valid(source):
         return 'uridecodebin uri="%s"' % source
     if os.path.isfile(source):
         return 'uridecodebin uri="%s"' % Gst.filename_to_uri(source)
+    if not any(c in source for c in "! \t") and Gst.ElementFactory.find(source) is None:
+        raise ValueError("%s: no such file (nor a GStreamer element or pipeline)" % source)
     return source
 
 
@@ -116,8 +119,13 @@ def main():
 
     Gst.init(None)
     try:
+        source = source_description(args.source)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    try:
         pipeline = Gst.parse_launch("%s ! videoconvert ! convnextclassify name=classify "
-                                    "! fakesink sync=false" % source_description(args.source))
+                                    "! fakesink sync=false" % source)
     except GLib.Error as error:
         print("Could not build the pipeline: %s" % error.message, file=sys.stderr)
         return 2

@@ -13,9 +13,10 @@ What is checked, line by line, against facts that do not come from the program:
   frame, pts, model and top_k (C reads GstConvNextClassificationMeta, Python the ROI meta);
 - with --annotate png|webm (C): the overlaid frames were written: one 160x120 PNG per frame, or
   a WebM (Matroska EBML header, DocType webm);
-- with --stats (C): the summary on stderr counts every frame and a positive mean inference time;
+- with --stats (C): the summary on stderr counts every frame, and a positive median inference
+  time no larger than the max;
 - with --bad-model: the program fails (status 1) with an error naming the model directory and
-  prints no JSON.
+  prints no JSON; given a file that does not exist, it fails (status 2) with an error naming it.
 
 Model: $CONVNEXT_DEFAULT_MODEL (the project's default model) when it holds a checkpoint; then the
 program runs without --model, so the default is what gets used. Otherwise --fallback-model.
@@ -171,6 +172,11 @@ def main():
         if proc.stdout.strip():
             fail("JSON printed despite the error: %r" % proc.stdout[:200])
         print("ok: missing model -> status 1, error names it")
+        missing = os.path.join(os.getcwd(), "no-such-video.mp4")
+        proc = run(cmd + [missing], args.timeout)
+        if proc.returncode != 2 or missing + ": no such file" not in proc.stderr or proc.stdout.strip():
+            fail("missing source file: status %d, stderr %r" % (proc.returncode, proc.stderr[-300:]))
+        print("ok: missing source file -> status 2, error names it")
         return 0
 
     default_model = os.environ.get("CONVNEXT_DEFAULT_MODEL")
@@ -212,12 +218,13 @@ def main():
     shutil.rmtree(outdir)
     if args.stats:
         summary = re.search(r"^stats: (\d+) frames in [0-9.]+ s \([0-9.]+ fps\), "
-                            r"mean inference ([0-9.]+) ms over (\d+) results$",
+                            r"median inference ([0-9.]+) ms \(max ([0-9.]+) ms\) over (\d+) results$",
                             proc.stderr, re.MULTILINE)
         if not summary:
             fail("no --stats summary on stderr")
-        frames, mean_ms, results = int(summary[1]), float(summary[2]), int(summary[3])
-        if frames != args.frames or results != args.frames or not mean_ms > 0:
+        frames, median_ms, max_ms, results = (int(summary[1]), float(summary[2]), float(summary[3]),
+                                              int(summary[4]))
+        if frames != args.frames or results != args.frames or not 0 < median_ms <= max_ms:
             fail("--stats summary: %s" % summary[0])
         print("ok: " + summary[0])
 
