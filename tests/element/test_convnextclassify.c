@@ -998,6 +998,53 @@ GST_START_TEST (test_meta_survives_pipeline)
 }
 GST_END_TEST;
 
+/* A live source at 30 fps, synchronised sink: every frame is classified and rendered on time
+ * (none dropped as late, EOS within the stream's 1 s plus slack), and the pipeline's latency
+ * is live and covers the inference. */
+GST_START_TEST (test_live_source)
+{
+  GstElement *pipeline = gst_parse_launch ("videotestsrc is-live=true num-buffers=30 ! "
+      "video/x-raw,width=320,height=240,framerate=30/1 ! convnextclassify name=c threads=1 ! "
+      "fakesink name=s sync=true", NULL);
+  GstElement *classify = gst_bin_get_by_name (GST_BIN (pipeline), "c");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "s");
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstQuery *latency = gst_query_new_latency ();
+  GstStructure *stats = NULL;
+  GstMessage *msg;
+  guint64 rendered = 0, dropped = 0;
+  gboolean live = FALSE;
+  GstClockTime min_latency = 0;
+
+  fail_unless (pipeline != NULL);
+  g_object_set (classify, "model", TINY_MODEL_DIR, NULL);
+  fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "a live pipeline stalled: no EOS after 10 s");
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+
+  fail_unless (gst_element_query (pipeline, latency));
+  gst_query_parse_latency (latency, &live, &min_latency, NULL);
+  fail_unless (live);
+  fail_unless (min_latency > 0);
+  g_object_get (sink, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_uint64 (stats, "rendered", &rendered));
+  fail_unless (gst_structure_get_uint64 (stats, "dropped", &dropped));
+  fail_unless_equals_uint64 (rendered, 30);
+  fail_unless_equals_uint64 (dropped, 0);
+
+  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  gst_structure_free (stats);
+  gst_query_unref (latency);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (classify);
+  gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
 /* NULL ↔ PLAYING 100 times: model loaded and freed each time (leaks show under valgrind/ASan). */
 GST_START_TEST (test_state_cycles)
 {
@@ -1269,6 +1316,7 @@ convnextclassify_suite (void)
 
   suite_add_tcase (s, pipelines);
   tcase_add_test (pipelines, test_meta_survives_pipeline);
+  tcase_add_test (pipelines, test_live_source);
   tcase_add_test (pipelines, test_state_cycles);
   tcase_add_test (pipelines, test_property_stress);
   return s;
