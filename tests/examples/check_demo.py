@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Runs examples/demo.sh (the README's main job) and checks what it produced.
+
+- 60 JSON lines, one per frame, each with a top-3 from the default model;
+- the input clip (MJPEG AVI) and the annotated WebM (Matroska EBML header, DocType webm) exist;
+- the top-1 label of each photo's 15 frames is, for at least 3 of the 4 photos, what the photo shows
+  (cat, dog, horse, bird: the subjects, not anything the model said), as the README states.
+
+Usage: check_demo.py --demo examples/demo.sh --convnext-json build/examples/convnext-json [--skip-reason R]
+"""
+import argparse
+import atexit
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+# demo.sh's photos, in clip order: 15 frames each.
+SUBJECTS = ["cat", "dog", "horse", "bird"]
+FRAMES_PER_PHOTO = 15
+
+
+def fail(message):
+    print("FAIL: " + message)
+    sys.exit(1)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--demo", required=True)
+    parser.add_argument("--convnext-json", required=True, help="the built program demo.sh runs")
+    parser.add_argument("--skip-reason")
+    args = parser.parse_args()
+    if args.skip_reason:
+        print("SKIP: " + args.skip_reason)
+        sys.exit(77)
+    if not os.path.isdir("/usr/share/darknet/data"):
+        print("SKIP: the darknet package's photos are not installed (tests/install-deps.sh)")
+        sys.exit(77)
+
+    out = tempfile.mkdtemp(prefix="convnext-demo-")
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(os.path.abspath(args.convnext_json)) + os.pathsep + env["PATH"]
+    proc = subprocess.run(["sh", args.demo, out], env=env, capture_output=True, text=True, timeout=240)
+    sys.stderr.write(proc.stderr)
+    if proc.returncode != 0:
+        fail("demo.sh exited with status %d" % proc.returncode)
+
+    lines = proc.stdout.splitlines()
+    with open(os.path.join(out, "results.jsonl")) as f:
+        if f.read().splitlines() != lines:
+            fail("results.jsonl differs from what was printed")
+    if len(lines) != FRAMES_PER_PHOTO * len(SUBJECTS):
+        fail("%d JSON lines, expected %d" % (len(lines), FRAMES_PER_PHOTO * len(SUBJECTS)))
+    records = [json.loads(line) for line in lines]
+    for i, r in enumerate(records):
+        if r["frame"] != i or len(r["top_k"]) != 3:
+            fail("frame %d: %s" % (i, lines[i][:200]))
+    with open(os.path.join(out, "annotated.webm"), "rb") as f:
+        head = f.read(64)
+    if not head.startswith(b"\x1a\x45\xdf\xa3") or b"webm" not in head:
+        fail("annotated.webm is not a WebM file")
+    if os.path.getsize(os.path.join(out, "photos.avi")) == 0:
+        fail("photos.avi is empty")
+
+    right = 0
+    for p, subject in enumerate(SUBJECTS):
+        top1 = collections.Counter(r["top_k"][0]["label"]
+                                   for r in records[p * FRAMES_PER_PHOTO:(p + 1) * FRAMES_PER_PHOTO])
+        label, count = top1.most_common(1)[0]
+        ok = label == subject and count == FRAMES_PER_PHOTO
+        right += ok
+        print("%s photo: top-1 %s on %d of %d frames%s" % (subject, label, count, FRAMES_PER_PHOTO,
+                                                            "" if ok else "  (wrong)"))
+    if right < 3:
+        fail("the demo's labels are right for %d of 4 photos; the README promises 3" % right)
+    print("ok: %d frames, labels right for %d of 4 photos" % (len(records), right))
+
+
+if __name__ == "__main__":
+    main()
