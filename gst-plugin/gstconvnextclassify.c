@@ -260,8 +260,10 @@ load_labels_file (ConvNextModel *model, const gchar *path, GError **error)
   g_auto (GStrv) lines = NULL;
   guint n;
 
-  if (!g_file_get_contents (path, &contents, NULL, error))
+  if (!g_file_get_contents (path, &contents, NULL, error)) {
+    g_prefix_error (error, "labels-file: ");
     return FALSE;
+  }
   lines = g_strsplit (contents, "\n", -1);
   for (n = 0; lines[n] != NULL; n++)
     g_strchomp (lines[n]);
@@ -356,9 +358,11 @@ failed:
   /* A file that isn't there is NOT_FOUND; anything else about the checkpoint is a bad setting. */
   if (g_error_matches (error, CONVNEXT_ERROR, CONVNEXT_ERROR_IO) ||
       g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message), ("model=%s", model_dir));
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message),
+        ("model=%s labels-file=%s", model_dir, GST_STR_NULL (labels_file)));
   else
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message), ("model=%s", model_dir));
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
+        ("model=%s labels-file=%s", model_dir, GST_STR_NULL (labels_file)));
   free_model (self);
   return FALSE;
 }

@@ -919,11 +919,12 @@ GST_START_TEST (test_labels_file_mismatch)
   fail_unless (strstr (error->message, path) != NULL, "%s", error->message);
   g_error_free (error);
 
-  /* A labels file that does not exist. */
+  /* A labels file that does not exist: the message says which property. */
   g_unlink (path);
   error = start_error (TINY_MODEL_DIR, path);
   fail_unless (error != NULL, "no error on the bus");
   fail_unless (strstr (error->message, path) != NULL, "%s", error->message);
+  fail_unless (g_str_has_prefix (error->message, "labels-file: "), "%s", error->message);
   g_error_free (error);
   g_free (path);
 }
