@@ -310,13 +310,13 @@ source_description (const gchar *source, GError **error)
 int
 main (int argc, char **argv)
 {
-  gchar *model = NULL;
+  g_autofree gchar *model = NULL;
   gint top_k = -1;
   gdouble threshold = -1.0;
   gint threads = -1;
-  gchar *annotate = NULL;
+  g_autofree gchar *annotate = NULL;
   gboolean stats = FALSE;
-  gchar **rest = NULL;
+  g_auto (GStrv) rest = NULL;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
         "Hugging Face ConvNeXt checkpoint directory (default: the built-in default model)", "DIR" },
@@ -334,12 +334,14 @@ main (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, "[SOURCE]" },
     { NULL },
   };
-  GOptionContext *context = g_option_context_new ("[SOURCE] - one JSON line per video frame");
-  GError *error = NULL;
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("[SOURCE] - one JSON line per video frame");
+  g_autoptr (GError) error = NULL;
   App app = { .status = EXIT_SUCCESS };
   GstElement *classify, *sink;
   GstAppSinkCallbacks callbacks = { .new_sample = on_new_sample };
-  gchar *source, *desc;
+  g_autofree gchar *source = NULL;
+  gchar *desc;
   GstBus *bus;
 
   g_option_context_set_summary (context, "Classifies a video with convnextclassify and prints "
@@ -351,7 +353,6 @@ main (int argc, char **argv)
     g_printerr ("%s\n", error->message);
     return 2;
   }
-  g_option_context_free (context);
   if (rest && g_strv_length (rest) > 1) {
     g_printerr ("Give the source as one argument (quote a pipeline description)\n");
     return 2;
@@ -375,9 +376,9 @@ main (int argc, char **argv)
         "! appsink name=sink sync=false", source);
   app.pipeline = gst_parse_launch (desc, &error);
   g_free (desc);
-  g_free (source);
   if (!app.pipeline || error) {
     g_printerr ("Could not build the pipeline: %s\n", error->message);
+    g_clear_object (&app.pipeline);
     return 2;
   }
   if (annotate) {
@@ -438,8 +439,5 @@ main (int argc, char **argv)
   g_main_loop_unref (app.loop);
   g_mutex_clear (&app.lock);
   g_array_unref (app.inference);
-  g_strfreev (rest);
-  g_free (annotate);
-  g_free (model);
   return app.status;
 }
