@@ -699,6 +699,30 @@ GST_END_TEST;
  * Errors at start: posted on the bus, the pipeline does not reach PAUSED, nothing crashes.
  * ------------------------------------------------------------------------------------------ */
 
+/* Waits up to @timeout for the end of @pipeline's stream: fails on an ERROR or a stall. */
+static void
+wait_for_eos (GstElement *pipeline, GstClockTime timeout)
+{
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, timeout,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+
+  fail_unless (msg != NULL, "the stream did not finish within %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (timeout));
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+}
+
+/* Sets @pipeline to NULL and drops it. */
+static void
+stop_pipeline (GstElement *pipeline)
+{
+  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  gst_object_unref (pipeline);
+}
+
 /* Sets videotestsrc ! convnextclassify (@model, @labels_file) ! fakesink to PAUSED; returns
  * the error posted on the bus, or NULL. */
 static GError *
@@ -808,14 +832,10 @@ GST_START_TEST (test_no_preprocessor_config_warns)
       && strstr (error->message, "preprocessor_config.json") != NULL, "%s", error->message);
   g_error_free (error);
   gst_message_unref (msg);
-  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS, "the stream did not finish");
-  gst_message_unref (msg);
-  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
-      GST_STATE_CHANGE_SUCCESS);
+  wait_for_eos (pipeline, 30 * GST_SECOND);
   gst_object_unref (bus);
   gst_object_unref (classify);
-  gst_object_unref (pipeline);
+  stop_pipeline (pipeline);
   remove_model (dir);
 }
 GST_END_TEST;
@@ -975,8 +995,6 @@ GST_START_TEST (test_meta_survives_pipeline)
       "appsink name=scaled sync=false "
       "t. ! queue ! appsink name=copied sync=false", NULL);
   GstElement *classify = gst_bin_get_by_name (GST_BIN (pipeline), "c");
-  GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *msg;
 
   fail_unless (pipeline != NULL);
   g_object_set (classify, "model", TINY_MODEL_DIR, NULL);
@@ -987,15 +1005,9 @@ GST_START_TEST (test_meta_survives_pipeline)
    * duplicates carry the meta too. */
   fail_unless (check_branch (pipeline, "scaled", 160, 120, FALSE) >= 10);
 
-  msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL);
-  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
-  gst_message_unref (msg);
-  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
-      GST_STATE_CHANGE_SUCCESS);
-  gst_object_unref (bus);
+  wait_for_eos (pipeline, 10 * GST_SECOND);
   gst_object_unref (classify);
-  gst_object_unref (pipeline);
+  stop_pipeline (pipeline);
 }
 GST_END_TEST;
 
@@ -1009,10 +1021,8 @@ GST_START_TEST (test_live_source)
       "fakesink name=s sync=true", NULL);
   GstElement *classify = gst_bin_get_by_name (GST_BIN (pipeline), "c");
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "s");
-  GstBus *bus = gst_element_get_bus (pipeline);
   GstQuery *latency = gst_query_new_latency ();
   GstStructure *stats = NULL;
-  GstMessage *msg;
   guint64 rendered = 0, dropped = 0;
   gboolean live = FALSE;
   GstClockTime min_latency = 0;
@@ -1020,10 +1030,7 @@ GST_START_TEST (test_live_source)
   fail_unless (pipeline != NULL);
   g_object_set (classify, "model", TINY_MODEL_DIR, NULL);
   fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE);
-  msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "a live pipeline stalled: no EOS after 10 s");
-  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
-  gst_message_unref (msg);
+  wait_for_eos (pipeline, 10 * GST_SECOND);
 
   fail_unless (gst_element_query (pipeline, latency));
   gst_query_parse_latency (latency, &live, &min_latency, NULL);
@@ -1035,14 +1042,11 @@ GST_START_TEST (test_live_source)
   fail_unless_equals_uint64 (rendered, 30);
   fail_unless_equals_uint64 (dropped, 0);
 
-  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
-      GST_STATE_CHANGE_SUCCESS);
   gst_structure_free (stats);
   gst_query_unref (latency);
-  gst_object_unref (bus);
   gst_object_unref (sink);
   gst_object_unref (classify);
-  gst_object_unref (pipeline);
+  stop_pipeline (pipeline);
 }
 GST_END_TEST;
 

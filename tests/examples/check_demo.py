@@ -14,18 +14,13 @@ import collections
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
+
+from check_json import check_annotated, fail, run, skip
 
 # demo.sh's photos, in clip order: 15 frames each.
 SUBJECTS = ["cat", "dog", "horse", "bird"]
 FRAMES_PER_PHOTO = 15
-
-
-def fail(message):
-    print("FAIL: " + message)
-    sys.exit(1)
 
 
 def main():
@@ -35,18 +30,14 @@ def main():
     parser.add_argument("--skip-reason")
     args = parser.parse_args()
     if args.skip_reason:
-        print("SKIP: " + args.skip_reason)
-        sys.exit(77)
+        skip(args.skip_reason)
     if not os.path.isdir("/usr/share/darknet/data"):
-        print("SKIP: the darknet package's photos are not installed (tests/install-deps.sh)")
-        sys.exit(77)
+        skip("the darknet package's photos are not installed (tests/install-deps.sh)")
 
     out = tempfile.mkdtemp(prefix="convnext-demo-")
     atexit.register(shutil.rmtree, out, ignore_errors=True)
-    env = dict(os.environ)
-    env["PATH"] = os.path.dirname(os.path.abspath(args.convnext_json)) + os.pathsep + env["PATH"]
-    proc = subprocess.run(["sh", args.demo, out], env=env, capture_output=True, text=True, timeout=240)
-    sys.stderr.write(proc.stderr)
+    os.environ["PATH"] = os.path.dirname(os.path.abspath(args.convnext_json)) + os.pathsep + os.environ["PATH"]
+    proc = run(["sh", args.demo, out], 240)
     if proc.returncode != 0:
         fail("demo.sh exited with status %d" % proc.returncode)
 
@@ -60,10 +51,7 @@ def main():
     for i, r in enumerate(records):
         if r["frame"] != i or len(r["top_k"]) != 3:
             fail("frame %d: %s" % (i, lines[i][:200]))
-    with open(os.path.join(out, "annotated.webm"), "rb") as f:
-        head = f.read(64)
-    if not head.startswith(b"\x1a\x45\xdf\xa3") or b"webm" not in head:
-        fail("annotated.webm is not a WebM file")
+    check_annotated(out, "webm", len(records))
     if os.path.getsize(os.path.join(out, "photos.avi")) == 0:
         fail("photos.avi is empty")
 
