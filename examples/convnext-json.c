@@ -43,7 +43,7 @@ typedef struct {
   /* --stats: counters of the current one-second window and of the whole run */
   GMutex lock;
   gint64 start_us, window_us;
-  guint64 window_frames, window_results, results;
+  guint64 window_frames, window_results;
   GstClockTime window_inference, window_max;
   GArray *inference;      /* GstClockTime of every result, for the run's median */
   guint64 last_source_frame;
@@ -121,9 +121,8 @@ count_frame (App *app, const GstConvNextClassificationMeta *meta)
   g_mutex_lock (&app->lock);
   app->window_frames++;
   /* With inference-interval > 1 several frames carry one result: count its time once. */
-  if (meta && (app->results == 0 || meta->frame_number != app->last_source_frame)) {
+  if (meta && (app->inference->len == 0 || meta->frame_number != app->last_source_frame)) {
     app->last_source_frame = meta->frame_number;
-    app->results++;
     app->window_results++;
     g_array_append_val (app->inference, meta->inference_time);
     app->window_inference += meta->inference_time;
