@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Runs examples/demo.sh (the README's main job) and checks what it produced.
 
-- 60 JSON lines, one per frame, each with a top-3 from the default model;
+- 75 JSON lines, one per frame, each with a top-3 from the default model;
 - the input clip (MJPEG AVI) and the annotated WebM (Matroska EBML header, DocType webm) exist;
-- the top-1 label of each photo's 15 frames is, for at least 3 of the 4 photos, what the photo shows
-  (cat, dog, horse, bird: the subjects, not anything the model said), as the README states.
+- the top-1 label of each photo's 15 frames is, for most of the 5 photos, what the photo shows
+  (cat, dog, horse, horse, bird: the subjects, not anything the model said), as the README states.
 
 Usage: check_demo.py --demo examples/demo.sh --convnext-json build/examples/convnext-json [--skip-reason R]
 """
@@ -19,7 +19,7 @@ import tempfile
 from check_json import check_annotated, fail, run, skip
 
 # demo.sh's photos, in clip order: 15 frames each.
-SUBJECTS = ["cat", "dog", "horse", "bird"]
+SUBJECTS = ["cat", "dog", "horse", "horse", "bird"]
 FRAMES_PER_PHOTO = 15
 
 
@@ -64,9 +64,9 @@ def main():
         right += ok
         print("%s photo: top-1 %s on %d of %d frames%s" % (subject, label, count, FRAMES_PER_PHOTO,
                                                             "" if ok else "  (wrong)"))
-    if right < 3:
-        fail("the demo's labels are right for %d of 4 photos; the README promises 3" % right)
-    print("ok: %d frames, labels right for %d of 4 photos" % (len(records), right))
+    if 2 * right <= len(SUBJECTS):
+        fail("the demo's labels are right for %d of %d photos; the README promises most" % (right, len(SUBJECTS)))
+    print("ok: %d frames, labels right for %d of %d photos" % (len(records), right, len(SUBJECTS)))
 
 
 if __name__ == "__main__":
