@@ -52,14 +52,16 @@ def pointwise(y, linear):
 
 
 def patchify(x, conv):
-    """Conv2d with kernel == stride (patch embedding, downsampling) as a Linear on non-overlapping patches."""
+    """Conv2d with kernel == stride (patch embedding, downsampling) as a Linear on non-overlapping patches, f32
+    out.  Rows and columns past the last whole patch are dropped, as the strided convolution drops them."""
     n, c, h, w = x.shape
     k = conv.kernel_size[0]
-    patches = x.permute(0, 2, 3, 1).reshape(n, h // k, k, w // k, k, c).permute(0, 1, 3, 2, 4, 5)
+    h, w = h // k * k, w // k * k
+    patches = x[:, :, :h, :w].permute(0, 2, 3, 1).reshape(n, h // k, k, w // k, k, c).permute(0, 1, 3, 2, 4, 5)
     patches = patches.reshape(n, h // k, w // k, k * k * c)
     linear = types.SimpleNamespace(weight=conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, k * k * c),
                                    bias=conv.bias)
-    return pointwise(patches, linear).permute(0, 3, 1, 2)
+    return pointwise(patches, linear).float().permute(0, 3, 1, 2)
 
 
 def embeddings_forward(self, x):
@@ -72,7 +74,7 @@ def downsampling_forward(self, x):
 
 def layer_forward(self, x):
     """ConvNextLayer: x + gamma * pwconv2(act(pwconv1(LN(dwconv(x))))), in NHWC; under autocast the two
-    Linears run in bf16 (oneDNN), the depthwise convolution, LayerNorm and residual stay f32."""
+    Linears and the activation run in bf16 (oneDNN), the depthwise convolution, LayerNorm and residual in f32."""
     with torch.autocast("cpu", enabled=False):
         y = DepthwiseConv.apply(x.float(), self.dwconv.weight, self.dwconv.bias, self.dwconv.padding[0])
         y = y.permute(0, 2, 3, 1)
