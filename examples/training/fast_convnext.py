@@ -43,12 +43,12 @@ def layer_norm_channels_first(self, x):
     return y.permute(0, 3, 1, 2)
 
 
-def pointwise(y, linear):
-    """linear over the channels of an NHWC tensor: F.linear under bf16 autocast (oneDNN's bf16 matmul); in f32
-    a 1x1 convolution of the channels_last view, as this PyTorch build's f32 Linear is not oneDNN (2.5x slower)."""
+def pointwise(y, weight, bias):
+    """F.linear over the channels of an NHWC tensor: as is under bf16 autocast (oneDNN's bf16 matmul); in f32 a
+    1x1 convolution of the channels_last view, as this PyTorch build's f32 Linear is not oneDNN (2.5x slower)."""
     if torch.is_autocast_cpu_enabled():
-        return F.linear(y, linear.weight, linear.bias)
-    return F.conv2d(y.permute(0, 3, 1, 2), linear.weight[:, :, None, None], linear.bias).permute(0, 2, 3, 1)
+        return F.linear(y, weight, bias)
+    return F.conv2d(y.permute(0, 3, 1, 2), weight[:, :, None, None], bias).permute(0, 2, 3, 1)
 
 
 def patchify(x, conv):
@@ -59,9 +59,8 @@ def patchify(x, conv):
     h, w = h // k * k, w // k * k
     patches = x[:, :, :h, :w].permute(0, 2, 3, 1).reshape(n, h // k, k, w // k, k, c).permute(0, 1, 3, 2, 4, 5)
     patches = patches.reshape(n, h // k, w // k, k * k * c)
-    linear = types.SimpleNamespace(weight=conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, k * k * c),
-                                   bias=conv.bias)
-    return pointwise(patches, linear).float().permute(0, 3, 1, 2)
+    weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, k * k * c)
+    return pointwise(patches, weight, conv.bias).float().permute(0, 3, 1, 2)
 
 
 def embeddings_forward(self, x):
@@ -79,7 +78,8 @@ def layer_forward(self, x):
         y = DepthwiseConv.apply(x.float(), self.dwconv.weight, self.dwconv.bias, self.dwconv.padding[0])
         y = y.permute(0, 2, 3, 1)
         y = self.layernorm(y)
-    y = pointwise(self.act(pointwise(y, self.pwconv1)), self.pwconv2).float()
+    y = pointwise(y, self.pwconv1.weight, self.pwconv1.bias)
+    y = pointwise(self.act(y), self.pwconv2.weight, self.pwconv2.bias).float()
     if self.layer_scale_parameter is not None:
         y = y * self.layer_scale_parameter
     if self.training and self.drop_path > 0.0:  # stochastic depth, as transformers' ConvNextDropPath

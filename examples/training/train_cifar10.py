@@ -187,8 +187,9 @@ def main():
     args = ap.parse_args()
     if len(args.hidden_sizes) != len(args.depths):
         ap.error("--hidden-sizes and --depths need one value per stage")
-    if 32 // args.patch_size // 2 ** (len(args.depths) - 1) < 1:
-        ap.error(f"--patch-size {args.patch_size} with {len(args.depths)} stages leaves nothing of a 32x32 image")
+    size = CONFIG["image_size"]
+    if size // args.patch_size // 2 ** (len(args.depths) - 1) < 1:
+        ap.error(f"--patch-size {args.patch_size} with {len(args.depths)} stages leaves nothing of a {size}x{size} image")
     CONFIG.update(drop_path_rate=args.drop_path, hidden_sizes=args.hidden_sizes, depths=args.depths,
                   num_stages=len(args.depths), patch_size=args.patch_size)
     bf16 = args.precision == "bf16"
