@@ -35,7 +35,7 @@
 #include <convnext.h>
 #include <gst/video/video.h>
 
-#include "gstconvnextmeta.h"
+#include "gstconvnextresult.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_convnext_classify_debug);
 #define GST_CAT_DEFAULT gst_convnext_classify_debug
@@ -120,12 +120,7 @@ struct _GstConvNextClassify {
   /* Streaming state: the latest result, reused by the frames inference-interval skips. */
   guint64 frame_count;          /* input frames since start() */
   guint frames_to_skip;         /* frames that reuse the result before the next inference */
-  GstConvNextClass *result;     /* [num_labels]; labels borrowed from the model */
-  guint n_result;
-  guint64 result_frame;
-  GstClockTime result_pts;
-  GstClockTime result_time;     /* ns spent in preprocessing + forward */
-  GstStructure *roi_param;      /* the ROI "classification" param for the result, or NULL */
+  GstConvNextResult *result;    /* labels borrowed from the model */
 
   GstClockTime latency;         /* answered in the LATENCY query; under the object lock */
 };
@@ -284,11 +279,9 @@ free_model (GstConvNextClassify *self)
   g_clear_pointer (&self->pre, convnext_preprocessor_free);
   g_clear_pointer (&self->logits, g_free);
   g_clear_pointer (&self->top, g_free);
-  g_clear_pointer (&self->result, g_free);
+  g_clear_pointer (&self->result, gst_convnext_result_free);
   g_clear_pointer (&self->pixel_values, g_free);
-  g_clear_pointer (&self->roi_param, gst_structure_free);
   self->num_labels = 0;
-  self->n_result = 0;
   self->pv_width = self->pv_height = 0;
 }
 
@@ -342,8 +335,7 @@ gst_convnext_classify_start (GstBaseTransform *trans)
 
   self->logits = g_new (float, self->num_labels);
   self->top = g_new (ConvNextClass, self->num_labels);
-  self->result = g_new (GstConvNextClass, self->num_labels);
-  self->n_result = 0;
+  self->result = gst_convnext_result_new (self->num_labels, convnext_model_get_name (self->model));
   self->frame_count = 0;
   self->frames_to_skip = 0;
 
@@ -523,72 +515,6 @@ gst_convnext_classify_sink_event (GstBaseTransform *trans, GstEvent *event)
  * Per frame
  * ------------------------------------------------------------------------------------------ */
 
-/* Adds the top-k to @s as three GstValueArrays: labels (string), ids (int), scores (double). */
-static void
-add_top_k_arrays (GstStructure *s, const GstConvNextClass *classes, guint n,
-    const gchar *labels_field, const gchar *ids_field, const gchar *scores_field)
-{
-  GValue labels = G_VALUE_INIT, ids = G_VALUE_INIT, scores = G_VALUE_INIT;
-  GValue v = G_VALUE_INIT;
-
-  gst_value_array_init (&labels, n);
-  gst_value_array_init (&ids, n);
-  gst_value_array_init (&scores, n);
-  for (guint i = 0; i < n; i++) {
-    g_value_init (&v, G_TYPE_STRING);
-    g_value_set_string (&v, classes[i].label);
-    gst_value_array_append_and_take_value (&labels, &v);
-    g_value_init (&v, G_TYPE_INT);
-    g_value_set_int (&v, classes[i].class_id);
-    gst_value_array_append_and_take_value (&ids, &v);
-    g_value_init (&v, G_TYPE_DOUBLE);
-    g_value_set_double (&v, classes[i].score);
-    gst_value_array_append_and_take_value (&scores, &v);
-  }
-  gst_structure_take_value (s, labels_field, &labels);
-  gst_structure_take_value (s, ids_field, &ids);
-  gst_structure_take_value (s, scores_field, &scores);
-}
-
-/* The DL Streamer-style ROI param: top-1 in label/label_id/confidence, plus the whole
- * top-k in labels/label_ids/confidences for readers that want more than the best class. */
-static GstStructure *
-make_roi_param (const GstConvNextClass *classes, guint n, const gchar *model_name)
-{
-  GstStructure *s = gst_structure_new (GST_CONVNEXT_ROI_PARAM,
-      "label", G_TYPE_STRING, classes[0].label,
-      "label_id", G_TYPE_INT, (gint) classes[0].class_id,
-      "confidence", G_TYPE_DOUBLE, (gdouble) classes[0].score,
-      "model_name", G_TYPE_STRING, model_name, NULL);
-
-  add_top_k_arrays (s, classes, n, "labels", "label_ids", "confidences");
-  return s;
-}
-
-static void
-post_result_message (GstConvNextClassify *self, GstBuffer *buf)
-{
-  const GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
-  GstClockTime pts = GST_BUFFER_PTS (buf);
-  GstClockTime running_time = GST_CLOCK_TIME_NONE, stream_time = GST_CLOCK_TIME_NONE;
-  GstStructure *s;
-
-  if (segment->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (pts)) {
-    running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
-    stream_time = gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts);
-  }
-  s = gst_structure_new ("convnext-classification",
-      "timestamp", G_TYPE_UINT64, pts,
-      "stream-time", G_TYPE_UINT64, stream_time,
-      "running-time", G_TYPE_UINT64, running_time,
-      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
-      "frame-number", G_TYPE_UINT64, self->result_frame,
-      "inference-time", G_TYPE_UINT64, self->result_time,
-      "model-name", G_TYPE_STRING, convnext_model_get_name (self->model), NULL);
-  add_top_k_arrays (s, self->result, self->n_result, "labels", "class-ids", "scores");
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
-}
-
 /* Preprocess + forward on @buf, keeping the top-@k entries scoring at least @threshold. */
 static gboolean
 classify (GstConvNextClassify *self, GstBuffer *buf, guint k, gdouble threshold)
@@ -623,40 +549,14 @@ classify (GstConvNextClassify *self, GstBuffer *buf, guint k, gdouble threshold)
   }
 
   n = convnext_model_top_k (self->model, self->logits, k, self->top);
-  while (n > 0 && self->top[n - 1].score < threshold)  /* scores are descending */
-    n--;
-  for (guint i = 0; i < n; i++) {
-    self->result[i].class_id = self->top[i].id;
-    self->result[i].score = self->top[i].score;
-    self->result[i].label = (gchar *) self->top[i].label;
-  }
-  self->n_result = n;
-  self->result_frame = self->frame_count;
-  self->result_pts = GST_BUFFER_PTS (buf);
-  self->result_time = elapsed;
-  g_clear_pointer (&self->roi_param, gst_structure_free);
-  if (n > 0)
-    self->roi_param = make_roi_param (self->result, n, convnext_model_get_name (self->model));
+  gst_convnext_result_set (self->result, self->top, n, threshold, self->frame_count,
+      GST_BUFFER_PTS (buf), elapsed);
 
   GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %s (%.3f) in %.2f ms", self->frame_count,
       n > 0 ? self->top[0].label : "-", n > 0 ? self->top[0].score : 0.f, elapsed / 1e6);
   if (elapsed > self->latency * LATENCY_GROWTH)
     set_latency (self, elapsed);
   return TRUE;
-}
-
-static void
-attach_result (GstConvNextClassify *self, GstBuffer *buf)
-{
-  GstVideoRegionOfInterestMeta *roi;
-
-  gst_buffer_add_convnext_classification_meta (buf, self->result, self->n_result,
-      convnext_model_get_name (self->model), self->result_frame, self->result_pts,
-      self->result_time);
-  roi = gst_buffer_add_video_region_of_interest_meta (buf, GST_CONVNEXT_ROI_TYPE, 0, 0,
-      GST_VIDEO_INFO_WIDTH (&self->info), GST_VIDEO_INFO_HEIGHT (&self->info));
-  if (self->roi_param != NULL)
-    gst_video_region_of_interest_meta_add_param (roi, gst_structure_copy (self->roi_param));
 }
 
 static GstFlowReturn
@@ -685,11 +585,13 @@ gst_convnext_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
       return GST_FLOW_ERROR;
     self->frames_to_skip = interval - 1;
     if (post_messages)
-      post_result_message (self, buf);
+      gst_element_post_message (GST_ELEMENT (self), gst_convnext_result_new_message (self->result,
+              GST_OBJECT (self), &trans->segment, buf));
   } else {
     self->frames_to_skip--;
   }
-  attach_result (self, buf);
+  gst_convnext_result_attach (self->result, buf, GST_VIDEO_INFO_WIDTH (&self->info),
+      GST_VIDEO_INFO_HEIGHT (&self->info));
   self->frame_count++;
   return GST_FLOW_OK;
 }

@@ -1,0 +1,134 @@
+/* The writers of a convnextclassify result: custom meta, ROI param, bus message. */
+#include "gstconvnextresult.h"
+
+GstConvNextResult *
+gst_convnext_result_new (guint max_classes, const gchar *model_name)
+{
+  GstConvNextResult *result = g_new0 (GstConvNextResult, 1);
+
+  result->max_classes = max_classes;
+  result->classes = g_new0 (GstConvNextClass, MAX (max_classes, 1));
+  result->model_name = model_name;
+  result->frame_pts = GST_CLOCK_TIME_NONE;
+  return result;
+}
+
+void
+gst_convnext_result_free (GstConvNextResult *result)
+{
+  if (result == NULL)
+    return;
+  g_clear_pointer (&result->roi_param, gst_structure_free);
+  g_free (result->classes);
+  g_free (result);
+}
+
+/* Adds the top-k to @s as three GstValueArrays: labels (string), ids (int), scores (double). */
+static void
+add_top_k_arrays (GstStructure *s, const GstConvNextClass *classes, guint n,
+    const gchar *labels_field, const gchar *ids_field, const gchar *scores_field)
+{
+  GValue labels = G_VALUE_INIT, ids = G_VALUE_INIT, scores = G_VALUE_INIT;
+  GValue v = G_VALUE_INIT;
+
+  gst_value_array_init (&labels, n);
+  gst_value_array_init (&ids, n);
+  gst_value_array_init (&scores, n);
+  for (guint i = 0; i < n; i++) {
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_set_string (&v, classes[i].label);
+    gst_value_array_append_and_take_value (&labels, &v);
+    g_value_init (&v, G_TYPE_INT);
+    g_value_set_int (&v, classes[i].class_id);
+    gst_value_array_append_and_take_value (&ids, &v);
+    g_value_init (&v, G_TYPE_DOUBLE);
+    g_value_set_double (&v, classes[i].score);
+    gst_value_array_append_and_take_value (&scores, &v);
+  }
+  gst_structure_take_value (s, labels_field, &labels);
+  gst_structure_take_value (s, ids_field, &ids);
+  gst_structure_take_value (s, scores_field, &scores);
+}
+
+/* The DL Streamer-style ROI param: top-1 in label/label_id/confidence, plus the whole
+ * top-k in labels/label_ids/confidences for readers that want more than the best class. */
+static GstStructure *
+make_roi_param (const GstConvNextClass *classes, guint n, const gchar *model_name)
+{
+  GstStructure *s = gst_structure_new (GST_CONVNEXT_ROI_PARAM,
+      "label", G_TYPE_STRING, classes[0].label,
+      "label_id", G_TYPE_INT, (gint) classes[0].class_id,
+      "confidence", G_TYPE_DOUBLE, (gdouble) classes[0].score,
+      "model_name", G_TYPE_STRING, model_name, NULL);
+
+  add_top_k_arrays (s, classes, n, "labels", "label_ids", "confidences");
+  return s;
+}
+
+void
+gst_convnext_result_set (GstConvNextResult *result, const ConvNextClass *top, guint n_top,
+    gdouble threshold, guint64 frame_number, GstClockTime frame_pts,
+    GstClockTime inference_time)
+{
+  guint n = MIN (n_top, result->max_classes);
+
+  while (n > 0 && top[n - 1].score < threshold)  /* scores are descending */
+    n--;
+  for (guint i = 0; i < n; i++) {
+    result->classes[i].class_id = top[i].id;
+    result->classes[i].score = top[i].score;
+    result->classes[i].label = (gchar *) top[i].label;
+  }
+  result->n_classes = n;
+  result->frame_number = frame_number;
+  result->frame_pts = frame_pts;
+  result->inference_time = inference_time;
+  g_clear_pointer (&result->roi_param, gst_structure_free);
+  if (n > 0)
+    result->roi_param = make_roi_param (result->classes, n, result->model_name);
+}
+
+void
+gst_convnext_result_clear (GstConvNextResult *result)
+{
+  result->n_classes = 0;
+  g_clear_pointer (&result->roi_param, gst_structure_free);
+}
+
+void
+gst_convnext_result_attach (const GstConvNextResult *result, GstBuffer *buf, guint width,
+    guint height)
+{
+  GstVideoRegionOfInterestMeta *roi;
+
+  gst_buffer_add_convnext_classification_meta (buf, result->classes, result->n_classes,
+      result->model_name, result->frame_number, result->frame_pts, result->inference_time);
+  roi = gst_buffer_add_video_region_of_interest_meta (buf, GST_CONVNEXT_ROI_TYPE, 0, 0, width,
+      height);
+  if (result->roi_param != NULL)
+    gst_video_region_of_interest_meta_add_param (roi, gst_structure_copy (result->roi_param));
+}
+
+GstMessage *
+gst_convnext_result_new_message (const GstConvNextResult *result, GstObject *src,
+    const GstSegment *segment, GstBuffer *buf)
+{
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstClockTime running_time = GST_CLOCK_TIME_NONE, stream_time = GST_CLOCK_TIME_NONE;
+  GstStructure *s;
+
+  if (segment->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (pts)) {
+    running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
+    stream_time = gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts);
+  }
+  s = gst_structure_new ("convnext-classification",
+      "timestamp", G_TYPE_UINT64, pts,
+      "stream-time", G_TYPE_UINT64, stream_time,
+      "running-time", G_TYPE_UINT64, running_time,
+      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
+      "frame-number", G_TYPE_UINT64, result->frame_number,
+      "inference-time", G_TYPE_UINT64, result->inference_time,
+      "model-name", G_TYPE_STRING, result->model_name, NULL);
+  add_top_k_arrays (s, result->classes, result->n_classes, "labels", "class-ids", "scores");
+  return gst_message_new_element (src, s);
+}
