@@ -1,5 +1,5 @@
-/* The ConvNeXt forward pass on oneDNN 2.6 (v2 API: *_desc_init, then primitive_desc_create).
- * The only file that includes oneDNN.
+/* The ConvNeXt forward pass on oneDNN (2.6 and 3.x: dnnl-compat.h gives both the v3 API's
+ * shape).  The only file that includes oneDNN.
  *
  *   embeddings:  x = LN (conv p×p stride p (pixel_values))
  *   stage s ≥ 1: x = conv 2×2 stride 2 (LN (x))
@@ -22,8 +22,9 @@
  */
 #include "network.h"
 
+#include "dnnl-compat.h"
+
 #include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,8 +142,8 @@ convnext_backend_free (ConvNextBackend *b)
 /* The weights @src (f32, laid out as @user_md) in the layout and data type @want, reordered
  * once and cached: networks for other input shapes usually want the same layout. */
 static gboolean
-pack (ConvNextBackend *b, const float *src, const dnnl_memory_desc_t *user_md,
-    const dnnl_memory_desc_t *want, dnnl_memory_t *out, GError **error)
+pack (ConvNextBackend *b, const float *src, ConstMd user_md, ConstMd want, dnnl_memory_t *out,
+    GError **error)
 {
   g_auto (dnnl_memory_t) user = NULL;
   g_auto (dnnl_memory_t) packed = NULL;
@@ -152,7 +153,7 @@ pack (ConvNextBackend *b, const float *src, const dnnl_memory_desc_t *user_md,
   Packed p;
 
   for (guint i = 0; i < b->packed->len; i++) {
-    const dnnl_memory_desc_t *md;
+    ConstMd md;
     p = g_array_index (b->packed, Packed, i);
     TRY (dnnl_memory_get_memory_desc (p.memory, &md));
     if (p.src == src && dnnl_memory_desc_equal (md, want)) {
@@ -243,8 +244,7 @@ new_buffer (ConvNextNetwork *net, guint64 bytes, void **out, GError **error)
 }
 
 static gboolean
-new_memory (ConvNextNetwork *net, const dnnl_memory_desc_t *md, void *data,
-    dnnl_memory_t *out, GError **error)
+new_memory (ConvNextNetwork *net, ConstMd md, void *data, dnnl_memory_t *out, GError **error)
 {
   TRY (dnnl_memory_create (out, md, net->backend->engine, data));
   g_ptr_array_add (net->memories, *out);
@@ -255,22 +255,22 @@ new_memory (ConvNextNetwork *net, const dnnl_memory_desc_t *md, void *data,
 static gboolean
 as_image (ConvNextNetwork *net, const Act *a, dnnl_memory_t *out, GError **error)
 {
-  dnnl_memory_desc_t md;
+  g_auto (Md) md = NULL;
   dnnl_dims_t dims = { a->n, a->c, a->h, a->w };
 
-  TRY (dnnl_memory_desc_init_by_tag (&md, 4, dims, a->dt, dnnl_nhwc));
-  return new_memory (net, &md, a->data, out, error);
+  TRY (md_create (&md, 4, dims, a->dt, dnnl_nhwc));
+  return new_memory (net, md, a->data, out, error);
 }
 
 /* @a as the matrix [n·h·w, c] that layer norms and matmuls see. */
 static gboolean
 as_rows (ConvNextNetwork *net, const Act *a, dnnl_memory_t *out, GError **error)
 {
-  dnnl_memory_desc_t md;
+  g_auto (Md) md = NULL;
   dnnl_dims_t dims = { a->n * a->h * a->w, a->c };
 
-  TRY (dnnl_memory_desc_init_by_tag (&md, 2, dims, a->dt, dnnl_ab));
-  return new_memory (net, &md, a->data, out, error);
+  TRY (md_create (&md, 2, dims, a->dt, dnnl_ab));
+  return new_memory (net, md, a->data, out, error);
 }
 
 /* A read-only f32 vector of the weights (bias, norm scale/shift, γ) used in place. */
@@ -278,10 +278,10 @@ static gboolean
 as_vector (ConvNextNetwork *net, const float *data, int ndims, const dnnl_dim_t *dims,
     dnnl_memory_t *out, GError **error)
 {
-  dnnl_memory_desc_t md;
+  g_auto (Md) md = NULL;
 
-  TRY (dnnl_memory_desc_init_by_tag (&md, ndims, dims, dnnl_f32, ndims == 1 ? dnnl_a : dnnl_ab));
-  return new_memory (net, &md, (void *) data, out, error);
+  TRY (md_create (&md, ndims, dims, dnnl_f32, ndims == 1 ? dnnl_a : dnnl_ab));
+  return new_memory (net, md, (void *) data, out, error);
 }
 
 /* Scratchpads are ours (one buffer for all steps), so that forward allocates nothing. */
@@ -297,8 +297,7 @@ static gboolean
 add_step (ConvNextNetwork *net, const_dnnl_primitive_desc_t pd, int n_args,
     const dnnl_exec_arg_t *args, GError **error)
 {
-  const dnnl_memory_desc_t *scratch_md = dnnl_primitive_desc_query_md (pd,
-      dnnl_query_scratchpad_md, 0);
+  ConstMd scratch_md = dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0);
   Step step = { .n_args = n_args };
 
   g_assert (n_args < MAX_ARGS);
@@ -316,10 +315,10 @@ add_step (ConvNextNetwork *net, const_dnnl_primitive_desc_t pd, int n_args,
   return TRUE;
 }
 
-static const dnnl_memory_desc_t *
+static ConstMd
 md_of (dnnl_memory_t m)
 {
-  const dnnl_memory_desc_t *md = NULL;
+  ConstMd md = NULL;
 
   dnnl_memory_get_memory_desc (m, &md);
   return md;
@@ -350,30 +349,30 @@ add_conv (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, dnnl_data_
     dnnl_dim_t stride, dnnl_dim_t pad, GError **error)
 {
   ConvNextBackend *b = net->backend;
-  const dnnl_memory_desc_t *src_md = md_of (src), *dst_md = md_of (dst), *want_src;
-  dnnl_dim_t ic = src_md->dims[1], oc = dst_md->dims[1];
+  ConstMd src_md = md_of (src), dst_md = md_of (dst), want_src;
+  dnnl_dim_t ic = md_dims (src_md)[1], oc = md_dims (dst_md)[1];
   dnnl_dims_t dims_grouped = { groups, oc / groups, ic / groups, kernel, kernel };
   dnnl_dims_t dims_plain = { oc, ic, kernel, kernel };
   gboolean grouped = groups > 1;
-  dnnl_dims_t strides = { stride, stride }, padding = { pad, pad };
-  dnnl_memory_desc_t user_md, weight_md, any_src_md;
-  dnnl_convolution_desc_t conv;
+  dnnl_dims_t strides = { stride, stride }, padding = { pad, pad }, dilates = { 0, 0 };
+  g_auto (Md) user_md = NULL;
+  g_auto (Md) weight_md = NULL;
+  g_auto (Md) any_src_md = NULL;
   g_auto (dnnl_primitive_attr_t) attr = NULL;
   g_auto (dnnl_primitive_desc_t) pd = NULL;
   dnnl_memory_t packed, bias_mem;
 
-  TRY (dnnl_memory_desc_init_by_tag (&user_md, grouped ? 5 : 4,
-          grouped ? dims_grouped : dims_plain, dnnl_f32, grouped ? dnnl_goihw : dnnl_oihw));
-  TRY (dnnl_memory_desc_init_by_tag (&weight_md, grouped ? 5 : 4,
-          grouped ? dims_grouped : dims_plain, dt, dnnl_format_tag_any));
-  TRY (dnnl_memory_desc_init_by_tag (&any_src_md, 4, src_md->dims, dt, dnnl_format_tag_any));
+  TRY (md_create (&user_md, grouped ? 5 : 4, grouped ? dims_grouped : dims_plain, dnnl_f32,
+          grouped ? dnnl_goihw : dnnl_oihw));
+  TRY (md_create (&weight_md, grouped ? 5 : 4, grouped ? dims_grouped : dims_plain, dt,
+          dnnl_format_tag_any));
+  TRY (md_create (&any_src_md, 4, md_dims (src_md), dt, dnnl_format_tag_any));
   if (!new_attr (&attr, error) || !as_vector (net, bias, 1, &oc, &bias_mem, error))
     return FALSE;
-  TRY (dnnl_convolution_forward_desc_init (&conv, dnnl_forward_inference,
-          dnnl_convolution_direct, &any_src_md, &weight_md, md_of (bias_mem), dst_md, strides,
-          padding, padding));
-  TRY (dnnl_primitive_desc_create (&pd, &conv, attr, b->engine, NULL));
-  if (!pack (b, weight, &user_md, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0),
+  TRY (convolution_forward_pd_create (&pd, b->engine, dnnl_forward_inference,
+          dnnl_convolution_direct, any_src_md, weight_md, md_of (bias_mem), dst_md, strides,
+          dilates, padding, padding, attr));
+  if (!pack (b, weight, user_md, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0),
           &packed, error))
     return FALSE;
 
@@ -397,18 +396,16 @@ static gboolean
 add_layer_norm (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, const float *weight,
     const float *bias, float eps, GError **error)
 {
-  const dnnl_memory_desc_t *md = md_of (src);
-  dnnl_layer_normalization_desc_t layer_norm;
+  const dnnl_dim_t *channels = &md_dims (md_of (src))[1];
   g_auto (dnnl_primitive_attr_t) attr = NULL;
   g_auto (dnnl_primitive_desc_t) pd = NULL;
   dnnl_memory_t scale, shift;
 
-  if (!new_attr (&attr, error) || !as_vector (net, weight, 1, &md->dims[1], &scale, error)
-      || !as_vector (net, bias, 1, &md->dims[1], &shift, error))
+  if (!new_attr (&attr, error) || !as_vector (net, weight, 1, channels, &scale, error)
+      || !as_vector (net, bias, 1, channels, &shift, error))
     return FALSE;
-  TRY (dnnl_layer_normalization_forward_desc_init (&layer_norm, dnnl_forward_inference, md, NULL,
-          eps, dnnl_use_scale | dnnl_use_shift));
-  TRY (dnnl_primitive_desc_create (&pd, &layer_norm, attr, net->backend->engine, NULL));
+  TRY (layer_normalization_forward_pd_create (&pd, net->backend->engine, dnnl_forward_inference,
+          md_of (src), md_of (dst), NULL, eps, dnnl_use_scale | dnnl_use_shift, attr));
   return add_step (net, pd, 4, (dnnl_exec_arg_t[]) {
         { DNNL_ARG_SRC, src }, { DNNL_ARG_DST, dst }, { DNNL_ARG_SCALE, scale },
         { DNNL_ARG_SHIFT, shift } }, error);
@@ -420,21 +417,18 @@ static dnnl_status_t
 matmul_pd (ConvNextBackend *b, dnnl_memory_t src, dnnl_memory_t dst,
     const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
 {
-  const dnnl_memory_desc_t *src_md = md_of (src), *dst_md = md_of (dst);
-  dnnl_dims_t weight_dims = { src_md->dims[1], dst_md->dims[1] };
-  dnnl_dims_t bias_dims = { 1, dst_md->dims[1] };
-  dnnl_memory_desc_t weight_md, bias_md;
-  dnnl_matmul_desc_t matmul;
+  ConstMd src_md = md_of (src), dst_md = md_of (dst);
+  dnnl_dims_t weight_dims = { md_dims (src_md)[1], md_dims (dst_md)[1] };
+  dnnl_dims_t bias_dims = { 1, md_dims (dst_md)[1] };
+  g_auto (Md) weight_md = NULL;
+  g_auto (Md) bias_md = NULL;
   dnnl_status_t status;
 
-  if ((status = dnnl_memory_desc_init_by_tag (&weight_md, 2, weight_dims, src_md->data_type,
+  if ((status = md_create (&weight_md, 2, weight_dims, md_data_type (src_md),
               dnnl_format_tag_any)) != dnnl_success
-      || (status = dnnl_memory_desc_init_by_tag (&bias_md, 2, bias_dims, dnnl_f32,
-              dnnl_ab)) != dnnl_success
-      || (status = dnnl_matmul_desc_init (&matmul, src_md, &weight_md, &bias_md, dst_md))
-          != dnnl_success)
+      || (status = md_create (&bias_md, 2, bias_dims, dnnl_f32, dnnl_ab)) != dnnl_success)
     return status;
-  return dnnl_primitive_desc_create (pd, &matmul, attr, b->engine, NULL);
+  return matmul_pd_create (pd, b->engine, src_md, weight_md, bias_md, dst_md, attr);
 }
 
 /* Adds the matmul @pd made by matmul_pd(); @extra are its post-ops' arguments. */
@@ -443,16 +437,15 @@ add_matmul (ConvNextNetwork *net, const_dnnl_primitive_desc_t pd, dnnl_memory_t 
     dnnl_memory_t dst, const float *weight, const float *bias, int n_extra,
     const dnnl_exec_arg_t *extra, GError **error)
 {
-  const dnnl_memory_desc_t *src_md = md_of (src), *dst_md = md_of (dst);
-  dnnl_dims_t user_dims = { src_md->dims[1], dst_md->dims[1] };
-  dnnl_dims_t bias_dims = { 1, dst_md->dims[1] };
-  dnnl_memory_desc_t user_md;
+  dnnl_dims_t user_dims = { md_dims (md_of (src))[1], md_dims (md_of (dst))[1] };
+  dnnl_dims_t bias_dims = { 1, md_dims (md_of (dst))[1] };
+  g_auto (Md) user_md = NULL;
   dnnl_memory_t packed, bias_mem;
   dnnl_exec_arg_t args[MAX_ARGS];
 
   /* W [N, K] row-major is the K × N matrix in "ba" order. */
-  TRY (dnnl_memory_desc_init_by_tag (&user_md, 2, user_dims, dnnl_f32, dnnl_ba));
-  if (!pack (net->backend, weight, &user_md,
+  TRY (md_create (&user_md, 2, user_dims, dnnl_f32, dnnl_ba));
+  if (!pack (net->backend, weight, user_md,
           dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), &packed, error)
       || !as_vector (net, bias, 2, bias_dims, &bias_mem, error))
     return FALSE;
@@ -470,14 +463,13 @@ static gboolean
 add_binary (ConvNextNetwork *net, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_memory_t src1,
     dnnl_memory_t dst, GError **error)
 {
-  dnnl_binary_desc_t binary;
   g_auto (dnnl_primitive_attr_t) attr = NULL;
   g_auto (dnnl_primitive_desc_t) pd = NULL;
 
   if (!new_attr (&attr, error))
     return FALSE;
-  TRY (dnnl_binary_desc_init (&binary, alg, md_of (src0), md_of (src1), md_of (dst)));
-  TRY (dnnl_primitive_desc_create (&pd, &binary, attr, net->backend->engine, NULL));
+  TRY (binary_pd_create (&pd, net->backend->engine, alg, md_of (src0), md_of (src1), md_of (dst),
+          attr));
   return add_step (net, pd, 3, (dnnl_exec_arg_t[]) {
         { DNNL_ARG_SRC_0, src0 }, { DNNL_ARG_SRC_1, src1 }, { DNNL_ARG_DST, dst } }, error);
 }
@@ -516,15 +508,13 @@ add_activation (ConvNextNetwork *net, dnnl_memory_t mem, ConvNextAct act, GError
   guint n_ops = activation_ops (act, ops);
 
   for (guint i = 0; i < n_ops; i++) {
-    dnnl_eltwise_desc_t eltwise;
     g_auto (dnnl_primitive_attr_t) attr = NULL;
     g_auto (dnnl_primitive_desc_t) pd = NULL;
 
     if (!new_attr (&attr, error))
       return FALSE;
-    TRY (dnnl_eltwise_forward_desc_init (&eltwise, dnnl_forward_inference, ops[i].alg, md_of (mem),
-            ops[i].alpha, ops[i].beta));
-    TRY (dnnl_primitive_desc_create (&pd, &eltwise, attr, net->backend->engine, NULL));
+    TRY (eltwise_forward_pd_create (&pd, net->backend->engine, dnnl_forward_inference,
+            ops[i].alg, md_of (mem), md_of (mem), ops[i].alpha, ops[i].beta, attr));
     if (!add_step (net, pd, 2, (dnnl_exec_arg_t[]) {
               { DNNL_ARG_SRC, mem }, { DNNL_ARG_DST, mem } }, error))
       return FALSE;
@@ -538,30 +528,28 @@ add_activation (ConvNextNetwork *net, dnnl_memory_t mem, ConvNextAct act, GError
 static gboolean
 add_mean (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, GError **error)
 {
-  const dnnl_memory_desc_t *src_md = md_of (src), *dst_md = md_of (dst);
-  dnnl_dims_t kernel = { src_md->dims[2], src_md->dims[3] };
+  ConstMd src_md = md_of (src), dst_md = md_of (dst);
+  dnnl_dims_t kernel = { md_dims (src_md)[2], md_dims (src_md)[3] };
   dnnl_dims_t strides = { 1, 1 }, dilation = { 0, 0 }, padding = { 0, 0 };
-  dnnl_pooling_v2_desc_t pooling;
   g_auto (dnnl_primitive_attr_t) attr = NULL;
   g_auto (dnnl_primitive_desc_t) pd = NULL;
   dnnl_memory_t pooled = dst;
 
   if (kernel[0] * kernel[1] == 1)       /* nothing to average: a copy (and conversion) */
     return add_reorder (net, src, dst, error);
-  if (src_md->data_type != dst_md->data_type) {
-    dnnl_memory_desc_t md;
+  if (md_data_type (src_md) != md_data_type (dst_md)) {
+    g_auto (Md) md = NULL;
     void *data;
-    TRY (dnnl_memory_desc_init_by_tag (&md, 4, dst_md->dims, src_md->data_type, dnnl_nhwc));
-    if (!new_buffer (net, dnnl_memory_desc_get_size (&md), &data, error)
-        || !new_memory (net, &md, data, &pooled, error))
+    TRY (md_create (&md, 4, md_dims (dst_md), md_data_type (src_md), dnnl_nhwc));
+    if (!new_buffer (net, dnnl_memory_desc_get_size (md), &data, error)
+        || !new_memory (net, md, data, &pooled, error))
       return FALSE;
   }
   if (!new_attr (&attr, error))
     return FALSE;
-  TRY (dnnl_pooling_v2_forward_desc_init (&pooling, dnnl_forward_inference,
+  TRY (pooling_forward_pd_create (&pd, net->backend->engine, dnnl_forward_inference,
           dnnl_pooling_avg_exclude_padding, src_md, md_of (pooled), strides, kernel, dilation,
-          padding, padding));
-  TRY (dnnl_primitive_desc_create (&pd, &pooling, attr, net->backend->engine, NULL));
+          padding, padding, attr));
   return add_step (net, pd, 2, (dnnl_exec_arg_t[]) {
         { DNNL_ARG_SRC, src }, { DNNL_ARG_DST, pooled } }, error)
       && (pooled == dst || add_reorder (net, pooled, dst, error));
@@ -585,7 +573,7 @@ add_pwconv1 (ConvNextNetwork *net, const ConvNextLayerWeights *lw, dnnl_memory_t
     return FALSE;
   TRY (dnnl_post_ops_create (&post_ops));
   for (guint i = 0; i < n_ops; i++)
-    TRY (dnnl_post_ops_append_eltwise (post_ops, 1.f, ops[i].alg, ops[i].alpha, ops[i].beta));
+    TRY (post_ops_append_eltwise (post_ops, ops[i].alg, ops[i].alpha, ops[i].beta));
   TRY (dnnl_primitive_attr_set_post_ops (attr, post_ops));
 
   status = net->backend->no_fusion ? dnnl_unimplemented
@@ -593,10 +581,10 @@ add_pwconv1 (ConvNextNetwork *net, const ConvNextLayerWeights *lw, dnnl_memory_t
   if (status == dnnl_success)
     return add_matmul (net, pd, src, dst, lw->pwconv1_weight, lw->pwconv1_bias, 0, NULL, error);
   if (status != dnnl_unimplemented)
-    return dnnl_failed (error, "dnnl_primitive_desc_create (pwconv1 + activation)", status);
+    return dnnl_failed (error, "matmul_pd_create (pwconv1 + activation)", status);
   status = matmul_pd (net->backend, src, dst, plain, &pd);
   if (status != dnnl_success)
-    return dnnl_failed (error, "dnnl_primitive_desc_create (pwconv1)", status);
+    return dnnl_failed (error, "matmul_pd_create (pwconv1)", status);
   return add_matmul (net, pd, src, dst, lw->pwconv1_weight, lw->pwconv1_bias, 0, NULL, error)
       && add_activation (net, dst, act, error);
 }
@@ -607,8 +595,7 @@ static gboolean
 add_pwconv2 (ConvNextNetwork *net, const ConvNextLayerWeights *lw, dnnl_memory_t src,
     dnnl_memory_t x, dnnl_memory_t tmp, GError **error)
 {
-  const dnnl_memory_desc_t *x_md = md_of (x);
-  dnnl_dims_t gamma_dims = { 1, x_md->dims[1] };
+  dnnl_dims_t gamma_dims = { 1, md_dims (md_of (x))[1] };
   g_auto (dnnl_primitive_attr_t) attr = NULL;
   g_auto (dnnl_primitive_attr_t) plain = NULL;
   g_auto (dnnl_post_ops_t) post_ops = NULL;
@@ -628,7 +615,7 @@ add_pwconv2 (ConvNextNetwork *net, const ConvNextLayerWeights *lw, dnnl_memory_t
     extra[n_extra++] = (dnnl_exec_arg_t) {
       DNNL_ARG_ATTR_MULTIPLE_POST_OP (0) | DNNL_ARG_SRC_1, gamma };
   }
-  TRY (dnnl_post_ops_append_sum (post_ops, 1.f));
+  TRY (post_ops_append_sum (post_ops, 1.f));
   TRY (dnnl_primitive_attr_set_post_ops (attr, post_ops));
 
   status = net->backend->no_fusion ? dnnl_unimplemented
@@ -637,11 +624,11 @@ add_pwconv2 (ConvNextNetwork *net, const ConvNextLayerWeights *lw, dnnl_memory_t
     return add_matmul (net, pd, src, x, lw->pwconv2_weight, lw->pwconv2_bias, n_extra, extra,
         error);
   if (status != dnnl_unimplemented)
-    return dnnl_failed (error, "dnnl_primitive_desc_create (pwconv2 + layer scale + residual)",
+    return dnnl_failed (error, "matmul_pd_create (pwconv2 + layer scale + residual)",
         status);
   status = matmul_pd (net->backend, src, tmp, plain, &pd);
   if (status != dnnl_success)
-    return dnnl_failed (error, "dnnl_primitive_desc_create (pwconv2)", status);
+    return dnnl_failed (error, "matmul_pd_create (pwconv2)", status);
   return add_matmul (net, pd, src, tmp, lw->pwconv2_weight, lw->pwconv2_bias, 0, NULL, error)
       && (gamma == NULL || add_binary (net, dnnl_binary_mul, tmp, gamma, tmp, error))
       && add_binary (net, dnnl_binary_add, x, tmp, x, error);
@@ -703,11 +690,11 @@ add_embeddings (ConvNextNetwork *net, const Act *x, GError **error)
   const ConvNextConfig *cfg = net->backend->cfg;
   const ConvNextWeights *w = net->backend->w;
   dnnl_dims_t input_dims = { net->batch, cfg->num_channels, net->height, net->width };
-  dnnl_memory_desc_t input_md;
+  g_auto (Md) input_md = NULL;
   dnnl_memory_t x_img, x_rows;
 
-  TRY (dnnl_memory_desc_init_by_tag (&input_md, 4, input_dims, dnnl_f32, dnnl_nchw));
-  return new_memory (net, &input_md, DNNL_MEMORY_NONE, &net->input, error)
+  TRY (md_create (&input_md, 4, input_dims, dnnl_f32, dnnl_nchw));
+  return new_memory (net, input_md, DNNL_MEMORY_NONE, &net->input, error)
       && as_image (net, x, &x_img, error) && as_rows (net, x, &x_rows, error)
       && add_conv (net, net->input, x_img, x->dt, w->patch_weight, w->patch_bias, 1,
           cfg->patch_size, cfg->patch_size, 0, error)
@@ -764,7 +751,7 @@ add_head (ConvNextNetwork *net, const Act *x, GError **error)
   net->logits = logits.data;
   status = matmul_pd (b, pooler_rows, logits_rows, attr, &pd);
   if (status != dnnl_success)
-    return dnnl_failed (error, "dnnl_primitive_desc_create (classifier)", status);
+    return dnnl_failed (error, "matmul_pd_create (classifier)", status);
   return add_matmul (net, pd, pooler_rows, logits_rows, w->classifier_weight, w->classifier_bias,
       0, NULL, error);
 }
