@@ -1,0 +1,103 @@
+"""libconvnext itself: `convnext-classify --input-tensor X.npy --repeat N` (one warm-up, then N
+forwards; one JSON line with median/min/max ms) at f32 and bf16, batch 1 and 8; its logits
+against PyTorch; its peak RSS against the weights."""
+import ctypes
+import os
+import re
+
+import numpy as np
+
+from common import MIB, find_executable, json_lines, run
+from rounds import Family, Row, logit_check
+
+# Goals, as the largest allowed ratio of per-image medians measured in the same round:
+# issue 7 against ONNX Runtime's f32, issue 21 against OpenVINO at the same precision.
+TARGETS = {"f32": {"onnxruntime": 0.75, "openvino": 1.0},
+           "bf16": {"onnxruntime": 0.40, "openvino": 1.0}}
+RSS_HEADROOM = 64 * MIB
+
+
+def onednn_version(executable):
+    """'2.6.3' for the libdnnl that `executable` loads (ldd, then dnnl_version()), else None."""
+    r = run(["ldd", executable], timeout=30)
+    m = re.search(r"libdnnl\.so\S*\s+=>\s+(\S+)", r.stdout)
+    if not m:
+        return None
+
+    class Version(ctypes.Structure):
+        _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int),
+                    ("hash", ctypes.c_char_p), ("cpu_runtime", ctypes.c_uint),
+                    ("gpu_runtime", ctypes.c_uint)]
+    try:
+        lib = ctypes.CDLL(m.group(1))
+        lib.dnnl_version.restype = ctypes.POINTER(Version)
+        v = lib.dnnl_version().contents
+        return f"{v.major}.{v.minor}.{v.patch}"
+    except (OSError, AttributeError):
+        return None
+
+
+class LibConvNext(Family):
+    name = "libconvnext"
+
+    def __init__(self):
+        self.classify = None
+        self.onednn = None
+
+    def prepare(self, ctx):
+        self.classify = find_executable(ctx.build_dir, "convnext-classify")
+        if not self.classify:
+            return f"convnext-classify not found in {ctx.build_dir}"
+        self.onednn = onednn_version(self.classify)
+        ctx.classify = self.classify
+        return None
+
+    def argv(self, ctx, precision, batch, env=None):
+        def argv(repeat, logits_out):
+            return ([self.classify, "--model", ctx.model["model_dir"],
+                     "--input-tensor", ctx.input_tensor(batch), "--repeat", str(repeat),
+                     "--threads", str(ctx.threads), "--precision", precision], env)
+        return argv
+
+    def rows(self, ctx):
+        return [Row("libconvnext", f"libconvnext {p} b{b}", p, b, self.argv(ctx, p, b),
+                    onednn=self.onednn and f"{self.onednn} (Debian)", targets=TARGETS[p],
+                    probe=(p == "f32" and b == 1))
+                for b in (1, 8) for p in ("f32", "bf16")]
+
+    def checks(self, ctx):
+        """One untimed `--logits` run per precision at batch 8 against the PyTorch logits."""
+        ref = np.load(os.path.join(ctx.model["dir"], "logits-b8.npy"))
+        checks = {}
+        for precision in ("f32", "bf16"):
+            key = f"libconvnext_{precision}"
+            if not self.classify:
+                checks[key] = {"status": "n/a", "reason": "convnext-classify not built"}
+                continue
+            r = run([self.classify, "--model", ctx.model["model_dir"], "--input-tensor",
+                     ctx.input_tensor(8), "--logits", "--threads", str(ctx.threads),
+                     "--precision", precision])
+            rows = [o["logits"] for o in json_lines(r.stdout) if isinstance(o.get("logits"), list)]
+            if r.rc != 0 or len(rows) != ref.shape[0]:
+                checks[key] = {"status": "n/a", "reason": r.last_error_line() if r.rc != 0
+                               else f"expected {ref.shape[0]} JSON lines with logits"}
+                continue
+            checks[key] = logit_check(np.array(rows, dtype=np.float32), ref, precision)
+        return checks
+
+    def extras(self, ctx):
+        row = ctx.row("libconvnext", "f32", 1)
+        s = row.summary() if row else None
+        weights = ctx.model["weights_bytes"]
+        limit = weights + RSS_HEADROOM
+        target = f"<= {limit / MIB:.1f} MiB (weights {weights / MIB:.1f} + 64)"
+        if not s or not s["peak_rss_bytes"]:
+            return [{"name": "peak RSS, libconvnext f32 b1", "value": "n/a", "target": target,
+                     "result": "n/a"}]
+        rss = s["peak_rss_bytes"]
+        return [{"name": "peak RSS, libconvnext f32 b1", "value": f"{rss / MIB:.1f} MiB",
+                 "target": target, "result": "pass" if rss <= limit else "FAIL",
+                 "bytes": rss, "limit_bytes": limit}]
+
+
+FAMILY = LibConvNext
