@@ -17,9 +17,21 @@
  *   ConvNextClass top[5];
  *   guint n = convnext_model_top_k (model, logits, 5, top);
  *
- * Thread safety: a ConvNextModel or ConvNextPreprocessor may be used by one thread at a
- * time (they own run-time buffers).  The getters that only read the config are safe from
- * any thread.  Pointers returned by getters are borrowed and live as long as the handle.
+ * Several streams, one model: a ConvNextModel holds what is immutable and shareable (config,
+ * labels, weights packed for oneDNN) and is reference counted; a ConvNextContext holds what
+ * one caller needs to run it (activations, the oneDNN stream and primitives per input shape):
+ *
+ *   g_autoptr (ConvNextContext) ctx = convnext_context_new (model, NULL);   // per thread
+ *   convnext_context_forward (ctx, pixel_values, 1, h, w, logits, NULL, &error);
+ *
+ * Thread safety: a ConvNextModel may be used from any number of threads at once — every
+ * function taking a model is thread-safe, except convnext_model_set_labels(), which must be
+ * called before the model is shared.  convnext_model_forward() runs on the model's own
+ * context and is serialised by a lock (one call at a time, from any thread).  A
+ * ConvNextContext, like a ConvNextPreprocessor, is used by one thread at a time; contexts of
+ * one model run concurrently.  Each context's calls use their own OpenMP team of
+ * ConvNextParams.n_threads threads: the sum over contexts running at once should not exceed
+ * the cores.  Pointers returned by getters are borrowed and live as long as the handle.
  *
  * Errors: every function that can fail returns FALSE/NULL and sets a CONVNEXT_ERROR
  * whose message names the file and the key or tensor concerned.
@@ -120,7 +132,14 @@ typedef struct _ConvNextModel ConvNextModel;
 ConvNextModel *convnext_model_new (const char *model_dir, const ConvNextParams *params,
     GError **error);
 
-/** convnext_model_free: frees @model; NULL is allowed. */
+/** convnext_model_ref: adds a reference (thread-safe).  Returns: @model. */
+ConvNextModel *convnext_model_ref (ConvNextModel *model);
+
+/** convnext_model_unref: drops a reference (thread-safe); the last one frees the model.
+ *  Contexts hold references of their own.  NULL is allowed. */
+void convnext_model_unref (ConvNextModel *model);
+
+/** convnext_model_free: the same as convnext_model_unref(); NULL is allowed. */
 void convnext_model_free (ConvNextModel *model);
 
 /** convnext_model_get_name: the checkpoint's name: the basename of its directory. */
@@ -148,6 +167,9 @@ const char *convnext_model_get_label (const ConvNextModel *model, guint id);
  * convnext_model_set_labels:
  * @labels: @n_labels strings (copied) replacing id2label.
  *
+ * Not thread-safe, and it changes the labels for every user of @model: call it before the
+ * model is shared (callers that share a model and want other labels map the class ids
+ * themselves).
  * Returns: FALSE with CONVNEXT_ERROR_INVALID_INPUT when @n_labels != num_labels.
  */
 gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *labels,
@@ -161,8 +183,10 @@ gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *lab
  * @pooler_output: (out caller-allocates) (nullable): [@batch, hidden_size]: the mean over
  *   H, W of the last stage followed by the final LayerNorm (eps = layer_norm_eps).
  *
- * Runs the network.  The first call for a given (@batch, @height, @width) builds the
- * oneDNN primitives for it; later calls reuse them and allocate nothing.
+ * Runs the network on the model's own context (see convnext_context_forward()), holding the
+ * model's lock: thread-safe, one call at a time.  The first call for a given (@batch,
+ * @height, @width) builds the oneDNN primitives for it; later calls reuse them and allocate
+ * nothing.
  *
  * Returns: FALSE with INVALID_INPUT (zero or too-small sizes, logits requested from a
  *   bare model) or BACKEND.
@@ -190,11 +214,58 @@ const guint *convnext_model_get_out_indices (const ConvNextModel *model, guint *
  * @shape: (out): [N, C, H, W] of the last forward call.
  * @out: (out caller-allocates) (nullable): receives the tensor in NCHW float32.
  *
- * Only after a forward call with params.output_hidden_states set.
+ * Only after a convnext_model_forward() call with params.output_hidden_states set; the
+ * state of the model's own context (a context's: convnext_context_get_hidden_state()).
  * Returns: FALSE with INVALID_INPUT if @index is out of range or no state was kept.
  */
 gboolean convnext_model_get_hidden_state (ConvNextModel *model, guint index,
     guint shape[4], float *out, GError **error);
+
+/* ------------------------------------------------------------------------------------------
+ * Context: one caller's run state for a shared model.
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct _ConvNextContext ConvNextContext;
+
+/**
+ * convnext_context_new:
+ * @model: the model to run; the context holds a reference to it.
+ * @params: (nullable): read for n_threads (this context's OpenMP team; 0 = all cores) and
+ *   output_hidden_states; the precision is the model's.  NULL = the model's own params.
+ *
+ * Creates the per-caller state for running @model: nothing is built until the first
+ * forward call of each input shape (the last 4 shapes are kept).  A context costs its
+ * activations (ConvNeXt-T at 224×224, batch 1, f32: about 12 MiB), not the weights.
+ * Identical primitives of several contexts are created once, in oneDNN's primitive cache.
+ * Returns: (transfer full): the context.
+ */
+ConvNextContext *convnext_context_new (ConvNextModel *model, const ConvNextParams *params);
+
+/** convnext_context_free: frees @ctx and drops its model reference; NULL is allowed. */
+void convnext_context_free (ConvNextContext *ctx);
+
+/** convnext_context_get_model: Returns: (transfer none): the model @ctx runs. */
+ConvNextModel *convnext_context_get_model (const ConvNextContext *ctx);
+
+/**
+ * convnext_context_forward:
+ *
+ * As convnext_model_forward() (same arguments, layouts and errors), on @ctx's own buffers
+ * and without taking the model's lock: contexts of one model run concurrently.  Not
+ * thread-safe for one @ctx.
+ */
+gboolean convnext_context_forward (ConvNextContext *ctx, const float *pixel_values,
+    guint batch, guint height, guint width, float *logits, float *pooler_output,
+    GError **error);
+
+/**
+ * convnext_context_get_hidden_state:
+ *
+ * As convnext_model_get_hidden_state(), for the last convnext_context_forward() on @ctx
+ * (which needs output_hidden_states in the context's params).
+ */
+gboolean convnext_context_get_hidden_state (ConvNextContext *ctx, guint index, guint shape[4],
+    float *out, GError **error);
 
 /**
  * ConvNextClass:
@@ -375,7 +446,8 @@ void convnext_preprocessor_get_output_size (const ConvNextPreprocessor *pre, gui
 gboolean convnext_preprocessor_process (ConvNextPreprocessor *pre, const ConvNextImage *image,
     const ConvNextRect *roi, float *pixel_values, GError **error);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextModel, convnext_model_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextModel, convnext_model_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextContext, convnext_context_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextPreprocessor, convnext_preprocessor_free)
 
 G_END_DECLS

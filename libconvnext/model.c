@@ -1,23 +1,21 @@
-/* ConvNextModel: config + weights + the oneDNN networks built for each input shape. */
-#include "convnext-private.h"
-#include "network.h"
+/* ConvNextModel: config + weights + the packed oneDNN weights, immutable once loaded and
+ * shared by reference; and the model's own context behind convnext_model_forward(). */
+#include "context-private.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Networks kept for recently used input shapes (each owns its activation buffers; the
- * packed weights are shared). */
-#define MAX_CACHED_NETWORKS 4
-
 struct _ConvNextModel {
+  gint ref_count;
   char *name;
   ConvNextParams params;
   ConvNextConfig *cfg;
   ConvNextWeights *weights;
   ConvNextBackend *backend;
   char **labels;                /* [num_labels] */
-  GPtrArray *networks;          /* ConvNextNetwork, most recently used first */
-  ConvNextNetwork *last;        /* of the last successful forward */
+  GRecMutex lock;               /* serialises convnext_model_forward() on… (a pthread mutex,
+                                 * which ThreadSanitizer sees, unlike GMutex's futex) */
+  ConvNextContext *context;     /* …this context, made by the first call */
 };
 
 static char *
@@ -39,8 +37,9 @@ convnext_model_new (const char *model_dir, const ConvNextParams *params, GError 
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   model = g_new0 (ConvNextModel, 1);
+  model->ref_count = 1;
+  g_rec_mutex_init (&model->lock);
   model->name = model_name (model_dir);
-  model->networks = g_ptr_array_new_with_free_func ((GDestroyNotify) convnext_network_free);
   if (params != NULL)
     model->params = *params;
   else
@@ -69,25 +68,59 @@ convnext_model_new (const char *model_dir, const ConvNextParams *params, GError 
     return NULL;
   model->labels = g_strdupv (model->cfg->labels);
   model->backend = convnext_backend_new (model->cfg, model->weights, model->params.precision,
-      model->params.n_threads, error);
+      error);
   if (model->backend == NULL)
     return NULL;
   return g_steal_pointer (&model);
 }
 
-void
-convnext_model_free (ConvNextModel *model)
+ConvNextModel *
+convnext_model_ref (ConvNextModel *model)
 {
-  if (model == NULL)
+  g_return_val_if_fail (model != NULL, NULL);
+  g_atomic_int_inc (&model->ref_count);
+  return model;
+}
+
+void
+convnext_model_unref (ConvNextModel *model)
+{
+  if (model == NULL || !g_atomic_int_dec_and_test (&model->ref_count))
     return;
-  /* networks before the backend, the backend before the weights it points into */
-  g_clear_pointer (&model->networks, g_ptr_array_unref);
+  /* The model's own context first (its networks use the backend), then the backend, then
+   * the weights it points into. */
+  g_clear_pointer (&model->context, convnext_context_free);
   g_clear_pointer (&model->backend, convnext_backend_free);
   g_clear_pointer (&model->weights, convnext_weights_free);
   g_clear_pointer (&model->cfg, convnext_config_free);
   g_strfreev (model->labels);
   g_free (model->name);
+  g_rec_mutex_clear (&model->lock);
   g_free (model);
+}
+
+void
+convnext_model_free (ConvNextModel *model)
+{
+  convnext_model_unref (model);
+}
+
+ConvNextBackend *
+convnext_model_get_backend (const ConvNextModel *model)
+{
+  return model->backend;
+}
+
+const ConvNextConfig *
+convnext_model_get_config (const ConvNextModel *model)
+{
+  return model->cfg;
+}
+
+const ConvNextParams *
+convnext_model_get_params (const ConvNextModel *model)
+{
+  return &model->params;
 }
 
 const char *
@@ -157,64 +190,20 @@ convnext_model_set_labels (ConvNextModel *model, const char *const *labels, guin
   return TRUE;
 }
 
-/* The network for this shape: cached, or built now (evicting the least recently used). */
-static ConvNextNetwork *
-get_network (ConvNextModel *model, guint batch, guint height, guint width, GError **error)
-{
-  gboolean keep_hidden = model->params.output_hidden_states;
-  ConvNextNetwork *net;
-
-  for (guint i = 0; i < model->networks->len; i++) {
-    net = model->networks->pdata[i];
-    if (convnext_network_matches (net, batch, height, width, keep_hidden)) {
-      if (i > 0) {
-        g_ptr_array_steal_index (model->networks, i);
-        g_ptr_array_insert (model->networks, 0, net);
-      }
-      return net;
-    }
-  }
-  net = convnext_network_new (model->backend, batch, height, width, keep_hidden, error);
-  if (net == NULL)
-    return NULL;
-  if (model->networks->len == MAX_CACHED_NETWORKS) {
-    if (model->last == model->networks->pdata[MAX_CACHED_NETWORKS - 1])
-      model->last = NULL;
-    g_ptr_array_remove_index (model->networks, MAX_CACHED_NETWORKS - 1);
-  }
-  g_ptr_array_insert (model->networks, 0, net);
-  return net;
-}
-
 gboolean
 convnext_model_forward (ConvNextModel *model, const float *pixel_values, guint batch,
     guint height, guint width, float *logits, float *pooler_output, GError **error)
 {
-  ConvNextNetwork *net;
+  g_autoptr (GRecMutexLocker) locker = NULL;
 
   g_return_val_if_fail (model != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (pixel_values == NULL || batch == 0 || height == 0 || width == 0) {
-    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT,
-        "forward of model %s needs pixel_values and non-zero sizes (got batch %u, %ux%u)",
-        model->name, batch, width, height);
-    return FALSE;
-  }
-  if (logits != NULL && model->weights->num_labels == 0) {
-    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT,
-        "model %s is a bare ConvNextModel (no classifier.* tensors): it has no logits",
-        model->name);
-    return FALSE;
-  }
-  net = get_network (model, batch, height, width, error);
-  if (net == NULL)
-    return FALSE;
-  model->last = NULL;
-  if (!convnext_network_forward (net, pixel_values, logits, pooler_output, error))
-    return FALSE;
-  model->last = net;
-  return TRUE;
+  locker = g_rec_mutex_locker_new (&model->lock);
+  if (model->context == NULL)
+    model->context = convnext_context_new_owned (model, &model->params);
+  return convnext_context_forward (model->context, pixel_values, batch, height, width, logits,
+      pooler_output, error);
 }
 
 guint
@@ -237,22 +226,15 @@ gboolean
 convnext_model_get_hidden_state (ConvNextModel *model, guint index, guint shape[4], float *out,
     GError **error)
 {
+  g_autoptr (GRecMutexLocker) locker = NULL;
+
   g_return_val_if_fail (model != NULL, FALSE);
   g_return_val_if_fail (shape != NULL, FALSE);
 
-  if (index > model->cfg->num_stages) {
-    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT,
-        "hidden state %u does not exist: model %s has %u (0 = embeddings ... %u = last stage)",
-        index, model->name, model->cfg->num_stages + 1, model->cfg->num_stages);
-    return FALSE;
-  }
-  if (model->last == NULL || !convnext_network_get_hidden_state (model->last, index, shape, out)) {
-    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT,
-        "no hidden states kept: set ConvNextParams.output_hidden_states and run "
-        "convnext_model_forward() first");
-    return FALSE;
-  }
-  return TRUE;
+  locker = g_rec_mutex_locker_new (&model->lock);
+  if (model->context == NULL)
+    model->context = convnext_context_new_owned (model, &model->params);
+  return convnext_context_get_hidden_state (model->context, index, shape, out, error);
 }
 
 guint

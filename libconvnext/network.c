@@ -52,7 +52,12 @@ dnnl_failed (GError **error, const char *call, dnnl_status_t status)
   } G_STMT_END
 
 /* ---------------------------------------------------------------------------------------
- * Backend: engine, stream, packed weights
+ * Backend: engine and packed weights, shared by the networks of every caller
+ *
+ * Thread safety: everything but the packed-weights cache is immutable after
+ * convnext_backend_new(); the cache is read and grown under pack_lock, so that networks can
+ * be built from several threads at once.  Each network owns its stream and its activations,
+ * and oneDNN primitives may run concurrently (their scratchpads are the networks' own).
  * --------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -64,21 +69,21 @@ struct _ConvNextBackend {
   const ConvNextConfig *cfg;
   const ConvNextWeights *w;
   dnnl_engine_t engine;
-  dnnl_stream_t stream;
   dnnl_data_type_t dt;          /* of activations, convolutions and matmuls: f32 or bf16 */
-  int n_threads;
   gboolean no_fusion;           /* CONVNEXT_DISABLE_FUSION set: exercise the fallbacks */
+  GRWLock pack_lock;            /* guards packed (a pthread rwlock, which ThreadSanitizer
+                                 * sees, unlike GMutex's futex), taken for writing */
   GArray *packed;               /* Packed */
 };
 
 /* Debian's libdnnl uses the OpenMP runtime: its team size is the calling thread's
  * nthreads-var.  Set it around every call into oneDNN, and give the caller's back. */
 static int
-threads_enter (const ConvNextBackend *b)
+threads_enter (int n_threads)
 {
   int saved = omp_get_max_threads ();
 
-  omp_set_num_threads (b->n_threads);
+  omp_set_num_threads (n_threads);
   return saved;
 }
 
@@ -92,19 +97,18 @@ static gboolean
 backend_init (ConvNextBackend *b, GError **error)
 {
   TRY (dnnl_engine_create (&b->engine, dnnl_cpu, 0));
-  TRY (dnnl_stream_create (&b->stream, b->engine, dnnl_stream_default_flags));
   return TRUE;
 }
 
 ConvNextBackend *
 convnext_backend_new (const ConvNextConfig *cfg, const ConvNextWeights *weights,
-    ConvNextPrecision precision, guint n_threads, GError **error)
+    ConvNextPrecision precision, GError **error)
 {
   g_autoptr (ConvNextBackend) b = g_new0 (ConvNextBackend, 1);
 
   b->cfg = cfg;
   b->w = weights;
-  b->n_threads = n_threads > 0 ? (int) MIN (n_threads, G_MAXINT) : omp_get_num_procs ();
+  g_rw_lock_init (&b->pack_lock);
   b->packed = g_array_new (FALSE, FALSE, sizeof (Packed));
   b->no_fusion = g_getenv ("CONVNEXT_DISABLE_FUSION") != NULL;
   b->dt = dnnl_f32;
@@ -132,18 +136,18 @@ convnext_backend_free (ConvNextBackend *b)
   for (guint i = 0; b->packed != NULL && i < b->packed->len; i++)
     dnnl_memory_destroy (g_array_index (b->packed, Packed, i).memory);
   g_clear_pointer (&b->packed, g_array_unref);
-  if (b->stream != NULL)
-    dnnl_stream_destroy (b->stream);
+  g_rw_lock_clear (&b->pack_lock);
   if (b->engine != NULL)
     dnnl_engine_destroy (b->engine);
   g_free (b);
 }
 
 /* The weights @src (f32, laid out as @user_md) in the layout and data type @want, reordered
- * once and cached: networks for other input shapes usually want the same layout. */
+ * once on @stream and cached: networks for other input shapes and other callers usually want
+ * the same layout.  Called with pack_lock held. */
 static gboolean
-pack (ConvNextBackend *b, const float *src, ConstMd user_md, ConstMd want, dnnl_memory_t *out,
-    GError **error)
+pack_locked (ConvNextBackend *b, dnnl_stream_t stream, const float *src, ConstMd user_md,
+    ConstMd want, dnnl_memory_t *out, GError **error)
 {
   g_auto (dnnl_memory_t) user = NULL;
   g_auto (dnnl_memory_t) packed = NULL;
@@ -167,13 +171,25 @@ pack (ConvNextBackend *b, const float *src, ConstMd user_md, ConstMd want, dnnl_
   TRY (dnnl_primitive_create (&reorder, pd));
   args[0] = (dnnl_exec_arg_t) { DNNL_ARG_FROM, user };
   args[1] = (dnnl_exec_arg_t) { DNNL_ARG_TO, packed };
-  TRY (dnnl_primitive_execute (reorder, b->stream, 2, args));
-  TRY (dnnl_stream_wait (b->stream));
+  TRY (dnnl_primitive_execute (reorder, stream, 2, args));
+  TRY (dnnl_stream_wait (stream));
   p = (Packed) { src, g_steal_pointer (&packed) };
   g_array_append_val (b->packed, p);
   convnext_weights_release_pages (b->w, src, dnnl_memory_desc_get_size (user_md) / sizeof (float));
   *out = p.memory;
   return TRUE;
+}
+
+static gboolean
+pack (ConvNextBackend *b, dnnl_stream_t stream, const float *src, ConstMd user_md,
+    ConstMd want, dnnl_memory_t *out, GError **error)
+{
+  gboolean ok;
+
+  g_rw_lock_writer_lock (&b->pack_lock);
+  ok = pack_locked (b, stream, src, user_md, want, out, error);
+  g_rw_lock_writer_unlock (&b->pack_lock);
+  return ok;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -197,6 +213,8 @@ typedef struct {
 
 struct _ConvNextNetwork {
   ConvNextBackend *backend;
+  dnnl_stream_t stream;         /* this network's own: streams are not thread-safe */
+  int n_threads;                /* OpenMP team size of every call */
   guint batch, height, width;
   gboolean keep_hidden;
   GArray *steps;                /* Step, in execution order */
@@ -372,7 +390,7 @@ add_conv (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, dnnl_data_
   TRY (convolution_forward_pd_create (&pd, b->engine, dnnl_forward_inference,
           dnnl_convolution_direct, any_src_md, weight_md, md_of (bias_mem), dst_md, strides,
           dilates, padding, padding, attr));
-  if (!pack (b, weight, user_md, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0),
+  if (!pack (b, net->stream, weight, user_md, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0),
           &packed, error))
     return FALSE;
 
@@ -445,7 +463,7 @@ add_matmul (ConvNextNetwork *net, const_dnnl_primitive_desc_t pd, dnnl_memory_t 
 
   /* W [N, K] row-major is the K × N matrix in "ba" order. */
   TRY (md_create (&user_md, 2, user_dims, dnnl_f32, dnnl_ba));
-  if (!pack (net->backend, weight, user_md,
+  if (!pack (net->backend, net->stream, weight, user_md,
           dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), &packed, error)
       || !as_vector (net, bias, 2, bias_dims, &bias_mem, error))
     return FALSE;
@@ -831,9 +849,16 @@ build (ConvNextNetwork *net, GError **error)
       && share_buffer (net, net->staging_users, net->staging_size, &net->staging, error);
 }
 
+static gboolean
+create_stream (ConvNextNetwork *net, GError **error)
+{
+  TRY (dnnl_stream_create (&net->stream, net->backend->engine, dnnl_stream_default_flags));
+  return TRUE;
+}
+
 ConvNextNetwork *
 convnext_network_new (ConvNextBackend *backend, guint batch, guint height, guint width,
-    gboolean keep_hidden, GError **error)
+    gboolean keep_hidden, guint n_threads, GError **error)
 {
   const ConvNextConfig *cfg = backend->cfg;
   g_autoptr (ConvNextNetwork) net = g_new0 (ConvNextNetwork, 1);
@@ -842,6 +867,7 @@ convnext_network_new (ConvNextBackend *backend, guint batch, guint height, guint
   int saved;
 
   net->backend = backend;
+  net->n_threads = n_threads > 0 ? (int) MIN (n_threads, G_MAXINT) : omp_get_num_procs ();
   net->batch = batch;
   net->height = height;
   net->width = width;
@@ -862,7 +888,9 @@ convnext_network_new (ConvNextBackend *backend, guint batch, guint height, guint
     return NULL;
   }
 
-  saved = threads_enter (backend);
+  if (!create_stream (net, error))
+    return NULL;
+  saved = threads_enter (net->n_threads);
   ok = build (net, error);
   threads_leave (saved);
   if (!ok)
@@ -880,6 +908,8 @@ convnext_network_free (ConvNextNetwork *net)
   g_clear_pointer (&net->buffers, g_ptr_array_unref);
   g_clear_pointer (&net->scratch_users, g_ptr_array_unref);
   g_clear_pointer (&net->staging_users, g_ptr_array_unref);
+  if (net->stream != NULL)
+    dnnl_stream_destroy (net->stream);
   g_free (net->hidden);
   g_free (net);
 }
@@ -895,14 +925,12 @@ convnext_network_matches (const ConvNextNetwork *net, guint batch, guint height,
 static gboolean
 run (ConvNextNetwork *net, const float *pixel_values, GError **error)
 {
-  ConvNextBackend *b = net->backend;
-
   TRY (dnnl_memory_set_data_handle (net->input, (void *) pixel_values));
   for (guint i = 0; i < net->steps->len; i++) {
     Step *step = &g_array_index (net->steps, Step, i);
-    TRY (dnnl_primitive_execute (step->primitive, b->stream, step->n_args, step->args));
+    TRY (dnnl_primitive_execute (step->primitive, net->stream, step->n_args, step->args));
   }
-  TRY (dnnl_stream_wait (b->stream));
+  TRY (dnnl_stream_wait (net->stream));
   return TRUE;
 }
 
@@ -910,7 +938,7 @@ gboolean
 convnext_network_forward (ConvNextNetwork *net, const float *pixel_values, float *logits,
     float *pooler_output, GError **error)
 {
-  int saved = threads_enter (net->backend);
+  int saved = threads_enter (net->n_threads);
   gboolean ok = run (net, pixel_values, error);
 
   threads_leave (saved);

@@ -7,17 +7,19 @@
 
 G_BEGIN_DECLS
 
-/* One per model: the oneDNN engine and stream, and the weights reordered into the layouts
- * the primitives chose (shared by the networks of all input shapes). */
+/* One per model: the oneDNN engine and the weights reordered into the layouts the
+ * primitives chose, shared by the networks of all input shapes and all callers.  Safe to use
+ * from several threads at once (the packed-weights cache has its own lock). */
 typedef struct _ConvNextBackend ConvNextBackend;
 
-/* The primitives and activation buffers for one input shape (batch, height, width). */
+/* The primitives, stream and activation buffers for one input shape (batch, height, width):
+ * used by one thread at a time. */
 typedef struct _ConvNextNetwork ConvNextNetwork;
 
 /* Fails with UNSUPPORTED for bf16 on a CPU without avx512_core_bf16, BACKEND if oneDNN
- * cannot create an engine.  @n_threads: 0 = all cores. */
+ * cannot create an engine. */
 ConvNextBackend *convnext_backend_new (const ConvNextConfig *cfg, const ConvNextWeights *weights,
-    ConvNextPrecision precision, guint n_threads, GError **error);
+    ConvNextPrecision precision, GError **error);
 void convnext_backend_free (ConvNextBackend *backend);
 
 /* Spatial size of hidden state @index (0 = embeddings) for an input of @height x @width;
@@ -26,10 +28,11 @@ gboolean convnext_network_hidden_size (const ConvNextConfig *cfg, guint index, g
     guint width, guint *out_height, guint *out_width);
 
 /* Builds the primitives for pixel_values [batch, num_channels, height, width] (NCHW f32);
- * @keep_hidden keeps a copy of every hidden state.  INVALID_INPUT for too-small or
- * too-large inputs, BACKEND when oneDNN refuses. */
+ * @keep_hidden keeps a copy of every hidden state; every call runs on an OpenMP team of
+ * @n_threads (0 = all cores).  INVALID_INPUT for too-small or too-large inputs, BACKEND when
+ * oneDNN refuses. */
 ConvNextNetwork *convnext_network_new (ConvNextBackend *backend, guint batch, guint height,
-    guint width, gboolean keep_hidden, GError **error);
+    guint width, gboolean keep_hidden, guint n_threads, GError **error);
 void convnext_network_free (ConvNextNetwork *net);
 gboolean convnext_network_matches (const ConvNextNetwork *net, guint batch, guint height,
     guint width, gboolean keep_hidden);
