@@ -1,4 +1,10 @@
-/* config.json → ConvNextConfig, with the semantics of transformers' ConvNextConfig.
+/* config.json → ConvNextConfig, with the semantics of transformers' ConvNextConfig and
+ * ConvNextV2Config.
+ *
+ * model_type is required and must be "convnext" or "convnextv2" (as AutoConfig dispatches
+ * on it): anything else is another architecture, refused by name rather than loaded with
+ * the wrong function.  ConvNextV2Config has no layer_scale_init_value (its layers have no
+ * layer scale), so the key is ignored for V2.
  *
  * hidden_sizes and depths are required: they are what makes a checkpoint tiny, small or
  * base, and a silent default would only resurface as a confusing tensor-shape error.
@@ -79,6 +85,31 @@ fail:
   return convnext_json_invalid (error, path, key, node,
       "an array of %u (num_stages) integers in [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]",
       len, min, max);
+}
+
+static gboolean
+read_model_type (JsonObject *obj, const char *path, guint *version, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, "model_type");
+  const char *type;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING)
+    return convnext_json_invalid (error, path, "model_type", node,
+        "\"convnext\" or \"convnextv2\"");
+  type = json_node_get_string (node);
+  if (g_str_equal (type, "convnext"))
+    *version = 1;
+  else if (g_str_equal (type, "convnextv2"))
+    *version = 2;
+  else {
+    g_autofree char *shown = g_strescape (type, NULL);
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED, "%s has model_type \"%.64s\": "
+        "this library runs ConvNeXt (\"convnext\") and ConvNeXt V2 (\"convnextv2\") only",
+        path, shown);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static gboolean
@@ -296,7 +327,8 @@ convnext_config_load (const char *path, GError **error)
   cfg->layer_scale_init_value = 1e-6;
   cfg->image_size = 224;
 
-  if (!read_uint (obj, path, "num_channels", 1, MAX_CHANNELS, &cfg->num_channels, error)
+  if (!read_model_type (obj, path, &cfg->version, error)
+      || !read_uint (obj, path, "num_channels", 1, MAX_CHANNELS, &cfg->num_channels, error)
       || !read_uint (obj, path, "patch_size", 1, MAX_PATCH, &cfg->patch_size, error)
       || !read_uint (obj, path, "num_stages", 1, MAX_STAGES, &cfg->num_stages, error)
       || !read_uint_array (obj, path, "hidden_sizes", cfg->num_stages, 1, MAX_CHANNELS,
@@ -309,6 +341,8 @@ convnext_config_load (const char *path, GError **error)
       || !read_out_indices (obj, path, cfg, error))
     return NULL;
 
+  if (cfg->version == 2)
+    cfg->layer_scale_init_value = 0;
   if (cfg->layer_norm_eps < 0) {
     convnext_json_invalid (error, path, "layer_norm_eps",
         json_object_get_member (obj, "layer_norm_eps"), "a number >= 0");

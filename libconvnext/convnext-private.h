@@ -1,10 +1,10 @@
 /* Private declarations shared by the libconvnext sources: the parsed config.json and the
- * checkpoint's weights.  The oneDNN network is behind network.h, the file format behind
- * safetensors.h. */
+ * checkpoint's weights.  The oneDNN network is behind network.h, the file formats behind
+ * checkpoint.h. */
 #pragma once
 
 #include "convnext.h"
-#include "safetensors.h"
+#include "checkpoint.h"
 
 G_BEGIN_DECLS
 
@@ -16,9 +16,10 @@ typedef enum {
   CONVNEXT_ACT_SELU,        /* "selu": λ·elu(x, α), α = 1.6732632…, λ = 1.0507009… */
 } ConvNextAct;
 
-/* config.json, as transformers' ConvNextConfig. */
+/* config.json, as transformers' ConvNextConfig / ConvNextV2Config. */
 typedef struct {
   char *path;                   /* the config.json path, for messages */
+  guint version;                /* 1: model_type "convnext", 2: "convnextv2" */
   guint num_channels;
   guint patch_size;
   guint num_stages;
@@ -26,7 +27,7 @@ typedef struct {
   guint *depths;                /* [num_stages] */
   ConvNextAct hidden_act;
   double layer_norm_eps;        /* final pooled LayerNorm only; the others use 1e-6 */
-  double layer_scale_init_value;/* ≤ 0: the layers have no layer_scale_parameter */
+  double layer_scale_init_value;/* ≤ 0: the layers have no layer_scale_parameter (V2: 0) */
   guint image_size;
   char **labels;                /* id2label as an array (NULL-terminated), or LABEL_<i> */
   guint n_labels;               /* num_labels: the size of id2label */
@@ -43,8 +44,9 @@ ConvNextConfig *convnext_config_load (const char *path, GError **error);
 void convnext_config_free (ConvNextConfig *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextConfig, convnext_config_free)
 
-/* The weights, as float32: either views into the mapped model.safetensors (F32 tensors)
- * or converted copies (F16/BF16, or unaligned F32).  Shapes as PyTorch stores them. */
+/* The weights, as float32: either views into the mapped checkpoint (contiguous, aligned
+ * F32 tensors) or converted copies (F16/BF16, unaligned or strided F32).  Shapes as
+ * PyTorch stores them. */
 typedef struct {
   const float *dwconv_weight;   /* [C, 1, 7, 7] */
   const float *dwconv_bias;     /* [C] */
@@ -54,7 +56,9 @@ typedef struct {
   const float *pwconv1_bias;    /* [4C] */
   const float *pwconv2_weight;  /* [C, 4C] */
   const float *pwconv2_bias;    /* [C] */
-  const float *layer_scale;     /* [C]; NULL when layer_scale_init_value ≤ 0 */
+  const float *layer_scale;     /* [C]; NULL when layer_scale_init_value ≤ 0, and in V2 */
+  const float *grn_weight;      /* [1, 1, 1, 4C] V2 only (grn.weight, formerly grn.gamma) */
+  const float *grn_bias;        /* [1, 1, 1, 4C] V2 only (grn.bias, formerly grn.beta) */
 } ConvNextLayerWeights;
 
 typedef struct {
@@ -65,24 +69,38 @@ typedef struct {
   ConvNextLayerWeights *layers; /* [depths[s]] */
 } ConvNextStageWeights;
 
+/* Which transformers class the tensor names come from. */
+typedef enum {
+  CONVNEXT_HEAD_CLASSIFIER,     /* ConvNext(V2)ForImageClassification: prefix, classifier.* */
+  CONVNEXT_HEAD_NONE,           /* ConvNext(V2)Model: no prefix, no classifier */
+  CONVNEXT_HEAD_BACKBONE,       /* ConvNext(V2)Backbone: no prefix, hidden_states_norms.* */
+} ConvNextHead;
+
 typedef struct {
+  ConvNextHead head;
   const float *patch_weight;    /* [C_0, num_channels, patch_size, patch_size] */
   const float *patch_bias;      /* [C_0] */
   const float *embed_norm_weight;/* [C_0] */
   const float *embed_norm_bias; /* [C_0] */
   guint n_stages;
   ConvNextStageWeights *stages; /* [num_stages] */
-  const float *final_norm_weight;/* [C_last] */
+  const float *final_norm_weight;/* [C_last]; NULL for a backbone (no pooler) */
   const float *final_norm_bias; /* [C_last] */
   const float *classifier_weight;/* [num_labels, C_last]; NULL for a bare ConvNextModel */
   const float *classifier_bias; /* [num_labels] */
-  guint num_labels;             /* 0 for a bare ConvNextModel */
+  guint num_labels;             /* 0 for a bare ConvNextModel or a backbone */
+  /* Backbone: hidden_states_norms.<stage> of hidden state i (channels-first LayerNorm, eps
+   * 1e-6) for each i in cfg->out_indices, [C] each; NULL elsewhere.  [num_stages + 1] */
+  const float **feature_norm_weight;
+  const float **feature_norm_bias;
+  char **unused;                /* tensors nothing reads, sorted (transformers warns) */
   /*< private >*/
-  ConvNextSafetensors *file;    /* keeps the mapping alive for the views */
+  ConvNextCheckpoint *file;     /* keeps the mappings alive for the views */
   GPtrArray *copies;            /* converted tensors */
 } ConvNextWeights;
 
-ConvNextWeights *convnext_weights_load (const ConvNextConfig *cfg, const char *path,
+/* The weights of model directory @dir (see convnext_checkpoint_open_dir for the files). */
+ConvNextWeights *convnext_weights_load (const ConvNextConfig *cfg, const char *dir,
     GError **error);
 void convnext_weights_free (ConvNextWeights *w);
 /* Called once a tensor has been copied into oneDNN's layout: drops its file pages from

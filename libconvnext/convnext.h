@@ -50,12 +50,14 @@ GQuark convnext_error_quark (void);
  * @CONVNEXT_ERROR_IO: a file is missing or unreadable.
  * @CONVNEXT_ERROR_INVALID_CONFIG: config.json / preprocessor_config.json is malformed,
  *   misses a key or has a value of the wrong type or range.
- * @CONVNEXT_ERROR_INVALID_WEIGHTS: model.safetensors is malformed, or a tensor is missing,
- *   has the wrong shape or an unsupported dtype.
+ * @CONVNEXT_ERROR_INVALID_WEIGHTS: the weights file is malformed (a bad header, zip or
+ *   pickle, a forbidden pickle global, a CRC mismatch…), or a tensor is missing, has the
+ *   wrong shape, or is one the config does not explain.
  * @CONVNEXT_ERROR_INVALID_INPUT: a call's arguments are unusable (zero size, NULL data,
  *   input too small for the network, region outside the image…).
  * @CONVNEXT_ERROR_UNSUPPORTED: a valid request this build or CPU cannot serve
- *   (e.g. bf16 on a CPU without bf16 support, an unknown pixel format).
+ *   (e.g. bf16 on a CPU without bf16 support, an unknown pixel format, a model_type other
+ *   than convnext/convnextv2, a legacy-format pytorch_model.bin, float64 tensors).
  * @CONVNEXT_ERROR_BACKEND: oneDNN failed; the message has the call and its status.
  */
 typedef enum {
@@ -108,26 +110,43 @@ void convnext_params_init (ConvNextParams *params);
 const char *convnext_default_model_dir (void);
 
 /* ------------------------------------------------------------------------------------------
- * Model: config.json + model.safetensors, and the oneDNN network that runs them.
+ * Model: config.json + the weights, and the oneDNN network that runs them.
  * ------------------------------------------------------------------------------------------ */
 
 typedef struct _ConvNextModel ConvNextModel;
 
 /**
  * convnext_model_new:
- * @model_dir: a Hugging Face ConvNeXt checkpoint directory holding config.json and
- *   model.safetensors (F32, F16 or BF16 tensors) of ConvNextForImageClassification
- *   (names `convnext.*` and `classifier.*`) or of the bare ConvNextModel (no prefix,
- *   no classifier: logits are then unavailable).
+ * @model_dir: a Hugging Face ConvNeXt checkpoint directory: config.json and the weights,
+ *   read from the first of these that exists, as transformers' from_pretrained picks them:
+ *   - model.safetensors;
+ *   - model.safetensors.index.json (sharded: the index's weight_map names shard files in
+ *     @model_dir);
+ *   - pytorch_model.bin: torch.save's zip format (torch >= 1.6), read natively (no Python)
+ *     and safely: its pickle is interpreted, never executed, and may only name
+ *     collections.OrderedDict, torch._utils._rebuild_tensor_v2/_rebuild_parameter and
+ *     torch.FloatStorage/HalfStorage/BFloat16Storage; every entry's CRC-32 is checked.
+ *     The legacy pre-1.6 format is refused (UNSUPPORTED) with a message saying so;
+ *   - pytorch_model.bin.index.json (sharded .bin).
+ *   tf_model.h5 and flax_model.msgpack are not read.  Tensors may be F32, F16 or BF16 (and
+ *   strided, in a .bin).  config.json's model_type must be "convnext" or "convnextv2".  The
+ *   tensor names may be those of ConvNextForImageClassification (`convnext.*` and
+ *   `classifier.*`) or of the bare ConvNextModel (no prefix, no classifier: logits are then
+ *   unavailable).
  * @params: (nullable): options; NULL means convnext_params_init() defaults.
  *
  * Loads and validates the checkpoint, honouring every ConvNextConfig field (num_channels,
  * patch_size, num_stages, hidden_sizes, depths, hidden_act, layer_norm_eps,
- * layer_scale_init_value, id2label, image_size, out_features/out_indices).
+ * layer_scale_init_value, id2label, image_size, out_features/out_indices).  Every tensor the
+ * config implies must be there with its shape; a tensor of the network the config does not
+ * explain (a GRN parameter under model_type "convnext", a layer scale when
+ * layer_scale_init_value <= 0, a layer beyond depths) is an error, since it means another
+ * function; other unread tensors are listed by convnext_model_get_unused_tensors().
  * The oneDNN network is built lazily for each input shape and reused.
  *
  * Returns: (transfer full): the model, or NULL with @error set (IO, INVALID_CONFIG,
- *   INVALID_WEIGHTS, UNSUPPORTED or BACKEND).
+ *   INVALID_WEIGHTS, UNSUPPORTED — e.g. a model_type other than convnext/convnextv2 — or
+ *   BACKEND).
  */
 ConvNextModel *convnext_model_new (const char *model_dir, const ConvNextParams *params,
     GError **error);
@@ -194,6 +213,18 @@ gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *lab
 gboolean convnext_model_forward (ConvNextModel *model, const float *pixel_values,
     guint batch, guint height, guint width, float *logits, float *pooler_output,
     GError **error);
+
+/**
+ * convnext_model_get_unused_tensors:
+ *
+ * The checkpoint's tensors that the model does not read and that do not change what it
+ * computes (e.g. another head's, or the hidden_states_norms of backbone stages that
+ * out_features does not select), sorted by name — what transformers reports as "Some weights
+ * of the model checkpoint were not used".  The library prints nothing: front ends should
+ * warn when this is not empty.
+ * Returns: (transfer none) (array zero-terminated=1): the names; empty, never NULL.
+ */
+const char *const *convnext_model_get_unused_tensors (const ConvNextModel *model);
 
 /** convnext_model_get_num_hidden_states: num_stages + 1 (embeddings output, then each stage). */
 guint convnext_model_get_num_hidden_states (const ConvNextModel *model);

@@ -31,7 +31,6 @@ convnext_model_new (const char *model_dir, const ConvNextParams *params, GError 
 {
   g_autoptr (ConvNextModel) model = NULL;
   g_autofree char *config_path = NULL;
-  g_autofree char *weights_path = NULL;
 
   g_return_val_if_fail (model_dir != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -52,20 +51,20 @@ convnext_model_new (const char *model_dir, const ConvNextParams *params, GError 
   }
 
   config_path = g_build_filename (model_dir, "config.json", NULL);
-  weights_path = g_build_filename (model_dir, "model.safetensors", NULL);
   model->cfg = convnext_config_load (config_path, error);
   if (model->cfg == NULL)
     return NULL;
-  if (!g_file_test (weights_path, G_FILE_TEST_EXISTS)) {
-    g_autofree char *bin = g_build_filename (model_dir, "pytorch_model.bin", NULL);
-    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_IO, "cannot read %s: no such file%s",
-        weights_path, g_file_test (bin, G_FILE_TEST_EXISTS)
-        ? " (only pytorch_model.bin is there: convert it to safetensors first)" : "");
-    return NULL;
-  }
-  model->weights = convnext_weights_load (model->cfg, weights_path, error);
+  model->weights = convnext_weights_load (model->cfg, model_dir, error);
   if (model->weights == NULL)
     return NULL;
+  /* The forward pass has no GRN and no backbone head yet: refuse rather than compute
+   * another function. */
+  if (model->cfg->version == 2 || model->weights->final_norm_weight == NULL) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED, "%s: %s checkpoints load, "
+        "but this build cannot run them yet", model_dir, model->cfg->version == 2
+        ? "ConvNeXt V2 (GRN)" : "backbone (no final layernorm)");
+    return NULL;
+  }
   model->labels = g_strdupv (model->cfg->labels);
   model->backend = convnext_backend_new (model->cfg, model->weights, model->params.precision,
       error);
@@ -204,6 +203,13 @@ convnext_model_forward (ConvNextModel *model, const float *pixel_values, guint b
     model->context = convnext_context_new_owned (model, &model->params);
   return convnext_context_forward (model->context, pixel_values, batch, height, width, logits,
       pooler_output, error);
+}
+
+const char *const *
+convnext_model_get_unused_tensors (const ConvNextModel *model)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+  return (const char *const *) model->weights->unused;
 }
 
 guint

@@ -1,55 +1,40 @@
-/* safetensors reader: GMappedFile (no copy), header checked with the reference library's
- * rules before any tensor byte is touched. */
+/* safetensors reader (https://github.com/huggingface/safetensors): 8-byte little-endian
+ * header length N, N bytes of JSON, then the tensor data.  The file is mapped (no copy) and
+ * the header checked with the reference library's rules before any tensor byte is
+ * touched: length ≤ 100 MB and inside the file, a JSON object, known dtypes, shapes,
+ * end - begin == product(shape) × dtype size, and data_offsets that tile the data section
+ * (no overlap, hole or tail).  Errors are CONVNEXT_ERROR_IO or INVALID_WEIGHTS and name the
+ * file (and the tensor). */
 #include "convnext.h"
-#include "safetensors.h"
+#include "checkpoint.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 /* The reference implementation refuses larger headers (MAX_HEADER_SIZE). */
 #define MAX_HEADER_BYTES (100 * 1000 * 1000)
 
-struct _ConvNextSafetensors {
-  gatomicrefcount ref;
-  char *path;
-  GMappedFile *file;
-  GHashTable *tensors;          /* name → ConvNextSafetensor* */
-};
+typedef struct {
+  const char *path;
+  GPtrArray *tensors;           /* ConvNextTensor*, owned; names borrowed from the JSON */
+} Reader;
 
 static const struct {
   const char *name;
   ConvNextDType dtype;
-  guint size;
 } dtypes[] = {
-  { "F32", CONVNEXT_DTYPE_F32, 4 },
-  { "F16", CONVNEXT_DTYPE_F16, 2 },
-  { "BF16", CONVNEXT_DTYPE_BF16, 2 },
+  { "F32", CONVNEXT_DTYPE_F32 },
+  { "F16", CONVNEXT_DTYPE_F16 },
+  { "BF16", CONVNEXT_DTYPE_BF16 },
 };
 
-const char *
-convnext_dtype_name (ConvNextDType dtype)
-{
-  return dtypes[dtype].name;
-}
-
-static void
-tensor_free (gpointer p)
-{
-  ConvNextSafetensor *t = p;
-
-  g_free ((char *) t->name);
-  g_free (t);
-}
-
 static gboolean
-fail (GError **error, const ConvNextSafetensors *st, const char *tensor, const char *fmt, ...)
+fail (GError **error, const Reader *st, const char *tensor, const char *fmt, ...)
     G_GNUC_PRINTF (4, 5);
 
 /* "invalid safetensors file <path>[, tensor <name>]: <reason>" */
 static gboolean
-fail (GError **error, const ConvNextSafetensors *st, const char *tensor, const char *fmt, ...)
+fail (GError **error, const Reader *st, const char *tensor, const char *fmt, ...)
 {
   va_list args;
   g_autofree char *reason = NULL;
@@ -75,15 +60,15 @@ node_is_uint (JsonNode *node)
 
 /* One header entry: {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}. */
 static gboolean
-parse_entry (ConvNextSafetensors *st, const char *name, JsonNode *node, const guint8 *data,
+parse_entry (Reader *st, const char *name, JsonNode *node, const guint8 *data,
     guint64 data_size, GError **error)
 {
   JsonObject *obj;
   JsonNode *dtype, *shape, *offsets;
   JsonArray *shape_array, *offsets_array;
-  g_autofree ConvNextSafetensor *t = g_new0 (ConvNextSafetensor, 1);
+  g_autofree ConvNextTensor *t = g_new0 (ConvNextTensor, 1);
   guint dtype_size = 0;
-  guint64 begin, end, n_bytes;
+  guint64 stride = 1, begin, end, n_bytes;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     return fail (error, st, name, "expected a JSON object in the header");
@@ -96,7 +81,7 @@ parse_entry (ConvNextSafetensors *st, const char *name, JsonNode *node, const gu
   for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++) {
     if (g_str_equal (json_node_get_string (dtype), dtypes[i].name)) {
       t->dtype = dtypes[i].dtype;
-      dtype_size = dtypes[i].size;
+      dtype_size = convnext_dtype_size (t->dtype);
     }
   }
   if (dtype_size == 0)
@@ -106,9 +91,9 @@ parse_entry (ConvNextSafetensors *st, const char *name, JsonNode *node, const gu
   shape = json_object_get_member (obj, "shape");
   if (shape == NULL || !JSON_NODE_HOLDS_ARRAY (shape)
       || json_array_get_length (shape_array = json_node_get_array (shape))
-          > CONVNEXT_SAFETENSORS_MAX_DIMS)
+          > CONVNEXT_MAX_DIMS)
     return fail (error, st, name, "expected \"shape\" to be an array of at most %d sizes",
-        CONVNEXT_SAFETENSORS_MAX_DIMS);
+        CONVNEXT_MAX_DIMS);
   t->n_dims = json_array_get_length (shape_array);
   t->n_elements = 1;
   for (guint i = 0; i < t->n_dims; i++) {
@@ -133,22 +118,27 @@ parse_entry (ConvNextSafetensors *st, const char *name, JsonNode *node, const gu
         ") outside the %" G_GUINT64_FORMAT " data bytes", begin, end, data_size);
   if (!g_uint64_checked_mul (&n_bytes, t->n_elements, dtype_size) || n_bytes != end - begin)
     return fail (error, st, name, "data_offsets hold %" G_GUINT64_FORMAT " bytes, but shape x "
-        "%s size needs %" G_GUINT64_FORMAT, end - begin, dtypes[t->dtype].name,
+        "%s size needs %" G_GUINT64_FORMAT, end - begin, convnext_dtype_name (t->dtype),
         t->n_elements * dtype_size);
 
+  for (guint i = t->n_dims; i-- > 0;) {
+    t->strides[i] = stride;
+    stride *= t->shape[i];
+  }
+  t->contiguous = TRUE;
   t->data = data + begin;
   t->n_bytes = n_bytes;
-  t->name = g_strdup (name);
-  g_hash_table_insert (st->tensors, (char *) t->name, t);
-  g_steal_pointer (&t);
+  t->name = name;
+  t->path = st->path;
+  g_ptr_array_add (st->tensors, g_steal_pointer (&t));
   return TRUE;
 }
 
 static gint
 compare_by_offset (gconstpointer a, gconstpointer b)
 {
-  const ConvNextSafetensor *ta = *(const ConvNextSafetensor **) a;
-  const ConvNextSafetensor *tb = *(const ConvNextSafetensor **) b;
+  const ConvNextTensor *ta = *(const ConvNextTensor **) a;
+  const ConvNextTensor *tb = *(const ConvNextTensor **) b;
 
   if (ta->data != tb->data)
     return ta->data < tb->data ? -1 : 1;
@@ -158,20 +148,17 @@ compare_by_offset (gconstpointer a, gconstpointer b)
 /* As the reference library: sorted by offset, the tensors tile the data section exactly,
  * with no overlap, no hole and nothing after the last one. */
 static gboolean
-check_layout (ConvNextSafetensors *st, const guint8 *data, gsize data_size, GError **error)
+check_layout (Reader *st, const guint8 *data, gsize data_size, GError **error)
 {
-  g_autoptr (GPtrArray) sorted = g_ptr_array_new ();
-  const ConvNextSafetensor *prev = NULL;
+  g_autoptr (GPtrArray) sorted = g_ptr_array_sized_new (st->tensors->len);
+  const ConvNextTensor *prev = NULL;
   const guint8 *expected = data;
-  GHashTableIter iter;
-  gpointer value;
 
-  g_hash_table_iter_init (&iter, st->tensors);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (sorted, value);
+  for (guint i = 0; i < st->tensors->len; i++)
+    g_ptr_array_add (sorted, st->tensors->pdata[i]);
   g_ptr_array_sort (sorted, compare_by_offset);
   for (guint i = 0; i < sorted->len; i++) {
-    const ConvNextSafetensor *t = sorted->pdata[i];
+    const ConvNextTensor *t = sorted->pdata[i];
     if (t->data < expected)
       return fail (error, st, t->name, "data overlaps tensor %s", prev->name);
     if (t->data > expected)
@@ -187,62 +174,42 @@ check_layout (ConvNextSafetensors *st, const guint8 *data, gsize data_size, GErr
   return TRUE;
 }
 
-ConvNextSafetensors *
-convnext_safetensors_open (const char *path, GError **error)
+gboolean
+convnext_safetensors_read (ConvNextCheckpoint *ck, const char *path, GError **error)
 {
-  g_autoptr (ConvNextSafetensors) st = g_new0 (ConvNextSafetensors, 1);
+  g_autoptr (GPtrArray) tensors = g_ptr_array_new_with_free_func (g_free);
+  Reader reader = { path, tensors };
+  Reader *st = &reader;
   g_autoptr (GError) local = NULL;
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GList) names = NULL;
   const guint8 *contents;
-  guint64 size, header_len;
+  gsize size;
+  guint64 header_len;
   JsonNode *root;
   JsonObject *header;
 
-  g_atomic_ref_count_init (&st->ref);
-  st->path = g_strdup (path);
-  st->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, tensor_free);
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_IO, "cannot map %s: is a directory", path);
-    return NULL;
-  }
-  st->file = g_mapped_file_new (path, FALSE, &local);
-  if (st->file == NULL) {
-    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_IO, "cannot map %s: %s", path,
-        local->message);
-    return NULL;
-  }
-  contents = (const guint8 *) g_mapped_file_get_contents (st->file);
-  size = g_mapped_file_get_length (st->file);
-
-  if (size < 8) {
-    fail (error, st, NULL, "%" G_GUINT64_FORMAT " bytes, shorter than the 8-byte "
+  contents = convnext_checkpoint_map (ck, path, &size, error);
+  if (contents == NULL)
+    return FALSE;
+  if (size < 8)
+    return fail (error, st, NULL, "%" G_GSIZE_FORMAT " bytes, shorter than the 8-byte "
         "header length", size);
-    return NULL;
-  }
   memcpy (&header_len, contents, 8);
   header_len = GUINT64_FROM_LE (header_len);
-  if (header_len > MAX_HEADER_BYTES) {
-    fail (error, st, NULL, "header length %" G_GUINT64_FORMAT " exceeds the %d-byte "
+  if (header_len > MAX_HEADER_BYTES)
+    return fail (error, st, NULL, "header length %" G_GUINT64_FORMAT " exceeds the %d-byte "
         "limit", header_len, MAX_HEADER_BYTES);
-    return NULL;
-  }
-  if (header_len > size - 8) {
-    fail (error, st, NULL, "header length %" G_GUINT64_FORMAT " runs past the end of "
-        "the %" G_GUINT64_FORMAT "-byte file", header_len, size);
-    return NULL;
-  }
+  if (header_len > size - 8)
+    return fail (error, st, NULL, "header length %" G_GUINT64_FORMAT " runs past the end of "
+        "the %" G_GSIZE_FORMAT "-byte file", header_len, size);
 
   parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, (const char *) contents + 8, header_len, &local)) {
-    fail (error, st, NULL, "header is not valid JSON: %s", local->message);
-    return NULL;
-  }
+  if (!json_parser_load_from_data (parser, (const char *) contents + 8, header_len, &local))
+    return fail (error, st, NULL, "header is not valid JSON: %s", local->message);
   root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
-    fail (error, st, NULL, "header is not a JSON object");
-    return NULL;
-  }
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return fail (error, st, NULL, "header is not a JSON object");
   header = json_node_get_object (root);
 
   names = json_object_get_members (header);
@@ -252,57 +219,14 @@ convnext_safetensors_open (const char *path, GError **error)
       continue;
     if (!parse_entry (st, name, json_object_get_member (header, name), contents + 8 + header_len,
             size - 8 - header_len, error))
-      return NULL;
+      return FALSE;
   }
   if (!check_layout (st, contents + 8 + header_len, size - 8 - header_len, error))
-    return NULL;
-  return g_steal_pointer (&st);
-}
-
-ConvNextSafetensors *
-convnext_safetensors_ref (ConvNextSafetensors *st)
-{
-  g_atomic_ref_count_inc (&st->ref);
-  return st;
-}
-
-void
-convnext_safetensors_unref (ConvNextSafetensors *st)
-{
-  if (st == NULL || !g_atomic_ref_count_dec (&st->ref))
-    return;
-  g_clear_pointer (&st->tensors, g_hash_table_unref);
-  g_clear_pointer (&st->file, g_mapped_file_unref);
-  g_free (st->path);
-  g_free (st);
-}
-
-const char *
-convnext_safetensors_get_path (const ConvNextSafetensors *st)
-{
-  return st->path;
-}
-
-const ConvNextSafetensor *
-convnext_safetensors_lookup (const ConvNextSafetensors *st, const char *name)
-{
-  return g_hash_table_lookup (st->tensors, name);
-}
-
-void
-convnext_safetensors_release_pages (const ConvNextSafetensors *st, const void *data,
-    gsize n_bytes)
-{
-  const guint8 *map = (const guint8 *) g_mapped_file_get_contents (st->file);
-  gsize map_len = g_mapped_file_get_length (st->file);
-  gsize page = sysconf (_SC_PAGESIZE);
-  guintptr begin = (guintptr) data, end = begin + n_bytes;
-
-  if (map == NULL || begin < (guintptr) map || end > (guintptr) map + map_len)
-    return;
-  begin = (begin + page - 1) / page * page;
-  end = end / page * page;
-  /* A read-only private file mapping: the kernel re-reads dropped pages on access. */
-  if (begin < end)
-    madvise ((void *) begin, end - begin, MADV_DONTNEED);
+    return FALSE;
+  /* the names are the parser's: the checkpoint copies them */
+  for (guint i = 0; i < tensors->len; i++) {
+    if (!convnext_checkpoint_add (ck, tensors->pdata[i], error))
+      return FALSE;
+  }
+  return TRUE;
 }

@@ -5,7 +5,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   gcc pkg-config meson ninja-build \
-  libdnnl-dev libjson-glib-dev \
+  libdnnl-dev libjson-glib-dev libminizip-dev zlib1g-dev \
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libpango1.0-dev libcairo2-dev \
   libgdk-pixbuf-2.0-dev \
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
