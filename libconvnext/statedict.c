@@ -128,8 +128,12 @@ get_storage (Reader *r, const char *tensor, const ConvNextPickleValue *pid, GErr
         "incomplete file?)", key, entry_name);
     return NULL;
   }
-  if (!g_uint64_checked_mul (&n_bytes, numel, convnext_dtype_size (dtype))
-      || entry->size != n_bytes) {
+  if (!g_uint64_checked_mul (&n_bytes, numel, convnext_dtype_size (dtype))) {
+    fail (error, r, tensor, "its storage %s claims %" G_GUINT64_FORMAT " elements: too many",
+        key, numel);
+    return NULL;
+  }
+  if (entry->size != n_bytes) {
     fail (error, r, tensor, "its storage %s holds %" G_GUINT64_FORMAT " bytes, but %"
         G_GUINT64_FORMAT " %s elements need %" G_GUINT64_FORMAT, key, entry->size, numel,
         convnext_dtype_name (dtype), numel * convnext_dtype_size (dtype));

@@ -208,6 +208,26 @@ stage_name (guint index)
   return index == 0 ? g_strdup ("stem") : g_strdup_printf ("stage%u", index);
 }
 
+/* A tensor of the other version's layers: V2's GRN under a V1 config or V1's layer scale
+ * under a V2 config (checked first, since it explains every error that would follow). */
+static gboolean
+check_version (Loader *ld, GPtrArray *names, const char *path, GError **error)
+{
+  const char *other = ld->cfg->version == 1 ? ".grn." : ".layer_scale_parameter";
+
+  for (guint i = 0; i < names->len; i++) {
+    if (strstr (names->pdata[i], other) == NULL)
+      continue;
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_WEIGHTS,
+        "tensor %s in %s belongs to ConvNeXt%s, but %s says model_type \"%s\" (it should say "
+        "\"%s\")", (char *) names->pdata[i], path, ld->cfg->version == 1 ? " V2 (GRN)"
+        : " V1 (layer scale)", ld->cfg->path, ld->cfg->version == 1 ? "convnext" : "convnextv2",
+        ld->cfg->version == 1 ? "convnextv2" : "convnext");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* Which class wrote the names: the base model under the config's prefix (a classifier),
  * or without prefix (the base model, or a backbone when it has hidden_states_norms). */
 static gboolean
@@ -217,23 +237,9 @@ find_layout (Loader *ld, const char *path, GError **error)
   const char *other = ld->cfg->version == 2 ? "convnext." : "convnextv2.";
   g_autofree char *own_name = g_strconcat (own, "embeddings.patch_embeddings.weight", NULL);
   g_autofree char *other_name = g_strconcat (other, "embeddings.patch_embeddings.weight", NULL);
-  g_autoptr (GPtrArray) names = NULL;
+  g_autoptr (GPtrArray) names = convnext_checkpoint_list (ld->w->file);
 
-  ld->w->head = CONVNEXT_HEAD_CLASSIFIER;
-  ld->prefix = own;
-  if (lookup (ld, own_name) != NULL)
-    return TRUE;
-  if (lookup (ld, "embeddings.patch_embeddings.weight") != NULL) {
-    ld->prefix = "";
-    ld->w->head = CONVNEXT_HEAD_NONE;
-    names = convnext_checkpoint_list (ld->w->file);
-    for (guint i = 0; i < names->len; i++) {
-      if (g_str_has_prefix (names->pdata[i], "hidden_states_norms."))
-        ld->w->head = CONVNEXT_HEAD_BACKBONE;
-    }
-    return TRUE;
-  }
-  if (lookup (ld, other_name) != NULL) {
+  if (lookup (ld, other_name) != NULL && lookup (ld, own_name) == NULL) {
     /* V2 names under a V1 config or the reverse: say so, instead of "missing tensor" */
     g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_WEIGHTS,
         "%s holds %s* tensors (ConvNeXt%s), but %s says model_type \"%s\"", path, other,
@@ -241,17 +247,25 @@ find_layout (Loader *ld, const char *path, GError **error)
         ld->cfg->version == 2 ? "convnextv2" : "convnext");
     return FALSE;
   }
-  return TRUE;   /* the first TAKE reports the missing tensor */
+  if (!check_version (ld, names, path, error))
+    return FALSE;
+  ld->w->head = CONVNEXT_HEAD_CLASSIFIER;
+  ld->prefix = own;
+  if (lookup (ld, own_name) == NULL && lookup (ld, "embeddings.patch_embeddings.weight") != NULL) {
+    ld->prefix = "";
+    ld->w->head = CONVNEXT_HEAD_NONE;
+    for (guint i = 0; i < names->len; i++) {
+      if (g_str_has_prefix (names->pdata[i], "hidden_states_norms."))
+        ld->w->head = CONVNEXT_HEAD_BACKBONE;
+    }
+  }
+  return TRUE;   /* without any patch embedding, the first TAKE reports it missing */
 }
 
 /* Why a tensor inside the network is not explained, when it can be said. */
 static const char *
 unexplained_hint (const Loader *ld, const char *name)
 {
-  if (strstr (name, ".grn.") != NULL && ld->cfg->version == 1)
-    return " (a ConvNeXt V2 GRN parameter: config.json should say model_type \"convnextv2\")";
-  if (g_str_has_suffix (name, ".layer_scale_parameter") && ld->cfg->version == 2)
-    return " (a ConvNeXt V1 layer scale: config.json should say model_type \"convnext\")";
   if (g_str_has_suffix (name, ".layer_scale_parameter"))
     return " (config.json's layer_scale_init_value <= 0 says the layers have none)";
   if (strstr (name, ".layers.") != NULL || strstr (name, "encoder.stages.") != NULL)

@@ -4,6 +4,10 @@
  *   {"input": "cat.jpg", "top": [{"id": 3, "label": "cat", "score": 0.93}, …],
  *    "logits": […], "pooler_output": […]}          (the last two with --logits)
  *
+ * The model directory holds config.json, preprocessor_config.json and the weights: the first
+ * of model.safetensors, model.safetensors.index.json, pytorch_model.bin (read natively, no
+ * Python) and pytorch_model.bin.index.json, as transformers picks them.
+ *
  * Images are decoded as transformers users decode them with PIL: gdk-pixbuf drives the same
  * libjpeg/libpng to RGB (bit-identical on the CIFAR-10 JPEGs; GStreamer 1.22's jpegdec only
  * outputs YUV for them, and videoconvert's chroma upsampling differs from libjpeg's by up to 9
@@ -42,7 +46,9 @@ static char **opt_images = NULL;
 
 static GOptionEntry entries[] = {
   { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt_model,
-    "Hugging Face checkpoint directory (default: the embedded CIFAR-10 model)", "DIR" },
+    "Hugging Face checkpoint directory: config.json, preprocessor_config.json and model.safetensors "
+    "or pytorch_model.bin (or their sharded *.index.json); default: the embedded CIFAR-10 model",
+    "DIR" },
   { "top-k", 'k', 0, G_OPTION_ARG_INT, &opt_top_k, "Classes to print per input (default 5)", "K" },
   { "threads", 't', 0, G_OPTION_ARG_INT, &opt_threads, "Inference threads, 0 = all cores (default)",
     "N" },
@@ -489,6 +495,7 @@ run (GError **error)
   g_auto (Decoder) dec = { NULL };
   const char *model_dir = opt_model != NULL ? opt_model : convnext_default_model_dir ();
   guint n_images = opt_images != NULL ? g_strv_length (opt_images) : 0, n_failed = 0;
+  const char *const *unused;
   ConvNextParams params;
 
   convnext_params_init (&params);
@@ -516,6 +523,13 @@ run (GError **error)
   model = convnext_model_new (model_dir, &params, error);
   if (model == NULL)
     return FALSE;
+  /* as transformers' "Some weights of the model checkpoint were not used" */
+  unused = convnext_model_get_unused_tensors (model);
+  if (unused[0] != NULL) {
+    g_autofree char *list = g_strjoinv (", ", (char **) unused);
+    g_printerr ("convnext-classify: warning: %u tensors of %s are not used by the model: %s\n",
+        g_strv_length ((char **) unused), model_dir, list);
+  }
 
   if (opt_input_tensor != NULL
       && !load_tensor (opt_input_tensor, convnext_model_get_num_channels (model), inputs, error))

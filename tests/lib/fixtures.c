@@ -130,10 +130,11 @@ fixtures_copy_model (const char *name)
   char *dir = g_dir_make_tmp ("convnext-test-XXXXXX", &error);
   g_assert_no_error (error);
   g_autofree char *src = fixtures_model_dir (name);
-  const char *files[] = { "config.json", "model.safetensors" };
-  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
-    g_autofree char *from = g_build_filename (src, files[i], NULL);
-    g_autofree char *to = g_build_filename (dir, files[i], NULL);
+  JsonArray *files = json_object_get_array_member (fixtures_model (name), "files");
+  for (guint i = 0; i <= json_array_get_length (files); i++) {
+    const char *file = i == 0 ? "config.json" : json_array_get_string_element (files, i - 1);
+    g_autofree char *from = g_build_filename (src, file, NULL);
+    g_autofree char *to = g_build_filename (dir, file, NULL);
     copy_file (from, to);
   }
   return dir;

@@ -33,7 +33,7 @@ double max_abs (const float *values, gsize n);
  * unless max|Δ| <= PARITY_REL_TOL * max (1, max|ref|).  Returns whether it passed. */
 gboolean check_close (const char *what, const float *got, const float *ref, gsize n);
 
-/* A fresh g_dir_make_tmp directory holding a copy of model @name's config.json and
- * model.safetensors (free with fixtures_remove_tree + g_free). */
+/* A fresh g_dir_make_tmp directory holding a copy of model @name's config.json and weights
+ * files (the manifest's "files") (free with fixtures_remove_tree + g_free). */
 char *fixtures_copy_model (const char *name);
 void fixtures_remove_tree (const char *path);

@@ -26,10 +26,11 @@ typedef struct {
   char *weights;  /* dir/model.safetensors */
 } Fixture;
 
+/* @data: the fixture model to copy; NULL = BASE_MODEL. */
 static void
 setup (Fixture *f, gconstpointer data)
 {
-  f->dir = fixtures_copy_model (BASE_MODEL);
+  f->dir = fixtures_copy_model (data ? data : BASE_MODEL);
   f->config = g_build_filename (f->dir, "config.json", NULL);
   f->weights = g_build_filename (f->dir, "model.safetensors", NULL);
 }
@@ -711,6 +712,181 @@ test_st_wrong_shape_classifier (Fixture *f, gconstpointer data)
   expect_weights_error (f, "classifier.weight", NULL);
 }
 
+/* ---- architecture: model_type and tensors the config does not explain ------------------------- */
+
+CONFIG_TEST (test_model_type_missing, "model_type", NULL, "model_type", NULL)
+
+static void
+test_model_type_other (Fixture *f, gconstpointer data)
+{
+  set_config_key (f, "model_type", "\"resnet\"");
+  expect_error (f->dir, CONVNEXT_ERROR_UNSUPPORTED, "config.json", "\"resnet\"", NULL);
+}
+
+/* Renames every tensor that starts with @from to start with @to instead. */
+static void
+st_rename_prefix (Fixture *f, const char *from, const char *to)
+{
+  SafeTensors st;
+  g_autoptr (GList) names = NULL;
+
+  st_read (f, &st);
+  names = json_object_get_members (st.header);
+  for (GList *l = names; l; l = l->next) {
+    if (!g_str_has_prefix (l->data, from))
+      continue;
+    g_autofree char *renamed = g_strconcat (to, (char *) l->data + strlen (from), NULL);
+    json_object_set_member (st.header, renamed, json_node_copy (json_object_get_member (st.header, l->data)));
+    json_object_remove_member (st.header, l->data);
+  }
+  st_write (f, &st);
+  st_clear (&st);
+}
+
+/* The issue's case: a V2 checkpoint whose tensors were renamed to convnext.* and whose config says
+ * "convnext" used to load and silently skip GRN. */
+static void
+test_v2_renamed_as_v1 (Fixture *f, gconstpointer data)
+{
+  st_rename_prefix (f, "convnextv2.", "convnext.");
+  set_config_key (f, "model_type", "\"convnext\"");
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, "model.safetensors", ".grn.", NULL);
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, "config.json", "should say \"convnextv2\"", NULL);
+}
+
+static void
+test_v2_weights_v1_config (Fixture *f, gconstpointer data)
+{
+  set_config_key (f, "model_type", "\"convnext\"");
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, "model.safetensors", "convnextv2.", NULL);
+}
+
+static void
+test_v1_weights_v2_config (Fixture *f, gconstpointer data)
+{
+  set_config_key (f, "model_type", "\"convnextv2\"");
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, "model.safetensors", "model_type \"convnextv2\"", NULL);
+}
+
+static void
+test_layer_scale_switched_off (Fixture *f, gconstpointer data)
+{
+  set_config_key (f, "layer_scale_init_value", "0.0");
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, "model.safetensors", "layer_scale_parameter", NULL);
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, "config.json", "layer_scale_init_value", NULL);
+}
+
+static void
+test_more_layers_than_depths (Fixture *f, gconstpointer data)
+{
+  set_config_key (f, "depths", "[1, 1, 1]");
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, "model.safetensors", "stages.1.layers.1.", NULL);
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, "config.json", "depths", NULL);
+}
+
+/* ---- which files are read ------------------------------------------------------------------- */
+
+/* transformers prefers model.safetensors: a broken pytorch_model.bin beside it is not read. */
+static void
+test_safetensors_preferred (Fixture *f, gconstpointer data)
+{
+  g_autofree char *bin = g_build_filename (f->dir, "pytorch_model.bin", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConvNextModel) model = NULL;
+
+  write_file (bin, "not a zip", -1);
+  model = convnext_model_new (f->dir, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (model);
+  /* and alone, the same .bin is read (and refused) */
+  g_assert_cmpint (g_remove (f->weights), ==, 0);
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, "pytorch_model.bin", "not a zip", NULL);
+}
+
+static void
+test_no_weights_but_tf (Fixture *f, gconstpointer data)
+{
+  g_autofree char *tf = g_build_filename (f->dir, "tf_model.h5", NULL);
+
+  g_assert_cmpint (g_remove (f->weights), ==, 0);
+  write_file (tf, "HDF5", -1);
+  expect_error (f->dir, CONVNEXT_ERROR_IO, f->dir, "pytorch_model.bin", "tf_model.h5", NULL);
+}
+
+/* ---- sharded checkpoints (fixture mini-sharded-st: 3 safetensors shards) ---------------------- */
+
+#define SHARD_INDEX "model.safetensors.index.json"
+#define SHARD_1 "model-00001-of-00003.safetensors"
+#define SHARD_2 "model-00002-of-00003.safetensors"
+
+/* Sets weight_map entries whose value is @shard to @value (all of them, or only the first). */
+static void
+set_shard (Fixture *f, const char *shard, const char *value, gboolean all)
+{
+  g_autofree char *path = g_build_filename (f->dir, SHARD_INDEX, NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GList) names = NULL;
+  JsonObject *map;
+
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  map = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "weight_map");
+  names = json_object_get_members (map);
+  for (GList *l = names; l; l = l->next) {
+    if (g_str_equal (json_object_get_string_member (map, l->data), shard)) {
+      json_object_set_string_member (map, l->data, value);
+      if (!all)
+        break;
+    }
+  }
+  write_json (path, json_parser_get_root (parser));
+}
+
+static void
+test_shard_outside_dir (Fixture *f, gconstpointer data)
+{
+  g_autofree char *value = g_strconcat ("../", SHARD_1, NULL);
+  set_shard (f, SHARD_1, value, TRUE);
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, SHARD_INDEX, "not a file name in the same directory", NULL);
+}
+
+static void
+test_shard_missing (Fixture *f, gconstpointer data)
+{
+  g_autofree char *shard = g_build_filename (f->dir, SHARD_2, NULL);
+  g_assert_cmpint (g_remove (shard), ==, 0);
+  expect_error (f->dir, CONVNEXT_ERROR_IO, SHARD_2, SHARD_INDEX, NULL);
+}
+
+static void
+test_shard_wrong_file (Fixture *f, gconstpointer data)
+{
+  set_shard (f, SHARD_1, SHARD_2, FALSE);
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, SHARD_INDEX, "is not in " SHARD_2, NULL);
+}
+
+static void
+test_shard_duplicate_tensor (Fixture *f, gconstpointer data)
+{
+  g_autofree char *one = g_build_filename (f->dir, SHARD_1, NULL);
+  g_autofree char *two = g_build_filename (f->dir, SHARD_2, NULL);
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  g_assert_true (g_file_get_contents (one, &contents, &len, NULL));
+  write_file (two, contents, len);
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, SHARD_1, "appears twice", NULL);
+}
+
+static void
+test_index_not_json (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (f->dir, SHARD_INDEX, NULL);
+  write_file (path, "{\"weight_map\": [", -1);
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_WEIGHTS, SHARD_INDEX, "JSON", NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -771,7 +947,24 @@ main (int argc, char **argv)
   ADD ("safetensors-wrong-shape-same-size", test_st_wrong_shape_same_size);
   ADD ("safetensors-wrong-shape-patch", test_st_wrong_shape_patch);
   ADD ("safetensors-wrong-shape-classifier", test_st_wrong_shape_classifier);
+
+  ADD ("model_type-missing", test_model_type_missing);
+  ADD ("model_type-other", test_model_type_other);
+  ADD ("layer-scale-switched-off", test_layer_scale_switched_off);
+  ADD ("more-layers-than-depths", test_more_layers_than_depths);
+  ADD ("v1-weights-v2-config", test_v1_weights_v2_config);
+  ADD ("safetensors-preferred-to-bin", test_safetensors_preferred);
+  ADD ("no-weights-but-tf_model.h5", test_no_weights_but_tf);
 #undef ADD
+#define ADD_ON(model, path, fn) g_test_add ("/loader-errors/" path, Fixture, model, setup, fn, teardown)
+  ADD_ON ("v2-f32", "v2-renamed-as-v1", test_v2_renamed_as_v1);
+  ADD_ON ("v2-f32", "v2-weights-v1-config", test_v2_weights_v1_config);
+  ADD_ON ("mini-sharded-st", "shard-outside-dir", test_shard_outside_dir);
+  ADD_ON ("mini-sharded-st", "shard-missing", test_shard_missing);
+  ADD_ON ("mini-sharded-st", "shard-wrong-file", test_shard_wrong_file);
+  ADD_ON ("mini-sharded-st", "shard-duplicate-tensor", test_shard_duplicate_tensor);
+  ADD_ON ("mini-sharded-st", "index-not-json", test_index_not_json);
+#undef ADD_ON
 
   return g_test_run ();
 }

@@ -10,17 +10,23 @@ when cases are added, and say so in the commit.  The script deletes and rewrites
 manifest.json and README.md under --out.
 
 What it writes:
-- models/<model>/config.json + model.safetensors: a Hugging Face checkpoint of ConvNextForImageClassification
-  (`convnext.*`, `classifier.*`) or of the bare ConvNextModel (no prefix, no classifier).  Every parameter is
-  random, including LayerNorm weights (1 + 0.3·N(0,1)) and biases, and layer scale gamma (U(0.2, 1.5)), so that
-  no part of the network is invisible to the comparison.  F16/BF16 files hold the F32 weights rounded to
+- models/<model>/config.json + the weights: a Hugging Face checkpoint of ConvNextForImageClassification
+  (`convnext.*`, `classifier.*`), of the bare ConvNextModel (no prefix, no classifier), of
+  ConvNextV2ForImageClassification (`convnextv2.*`, `classifier.*`) or of ConvNextBackbone / ConvNextV2Backbone
+  (no prefix, `hidden_states_norms.<stage>`).  The weights are model.safetensors, or pytorch_model.bin written by
+  this torch's torch.save (the zip format; some with non-contiguous tensors and storage offsets), or either
+  sharded with transformers' *.index.json.  Every parameter is
+  random, including LayerNorm weights (1 + 0.3·N(0,1)) and biases, layer scale gamma (U(0.2, 1.5)) and GRN
+  weight (N(0, 0.5)) and bias (N(0, 0.2)), so that no part of the network is invisible to the comparison.  F16/BF16 files hold the F32 weights rounded to
   nearest-even.
 - cases/<case>/input.npy: float32 pixel_values [N, C, H, W] drawn from N(0, 1).
-- cases/<case>/logits.npy, pooler_output.npy, hidden_state_<i>.npy: the outputs of the PyTorch reference
-  (tests/reference/convnext_torch.py, a transcription of transformers' modeling_convnext.py), computed in
-  float64 from the weights read back from the written model.safetensors (so F16/BF16 cases use the same
-  rounded weights as the engine) and from the float32 input; stored as float32 (.npy '<f4', C order).
-  hidden_state_<i> is transformers' hidden_states[i]: 0 = embeddings output, s = output of stage s.
+- cases/<case>/logits.npy, pooler_output.npy, hidden_state_<i>.npy, feature_map_<k>.npy: the outputs of the
+  PyTorch reference (tests/reference/convnext_torch.py, a transcription of transformers' modeling_convnext.py;
+  tests/reference/convnextv2_torch.py for V2 and the backbones), computed in float64 from the weights read back
+  from the written files (safetensors_io.load, or torch.load for .bin; so F16/BF16 cases use the same rounded
+  weights as the engine) and from the float32 input; stored as float32 (.npy '<f4', C order).
+  hidden_state_<i> is transformers' hidden_states[i]: 0 = embeddings output, s = output of stage s;
+  feature_map_<k> is a backbone's feature_maps[k].
 - manifest.json: every model and case, its files, shapes, expected out_indices, labels, softmax top-k and what
   it covers.  The C tests (tests/lib/test-parity.c) iterate over it.
 """
@@ -35,7 +41,10 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import collections  # noqa: E402
+
 import convnext_torch  # noqa: E402
+import convnextv2_torch  # noqa: E402
 import safetensors_io  # noqa: E402
 
 TOP_K = 5
@@ -56,8 +65,8 @@ def full_config(arch, patch_size, hidden_sizes, depths, hidden_act, labels=None,
         "image_size": image_size,
         "initializer_range": 0.02,
         "layer_norm_eps": layer_norm_eps,
-        "layer_scale_init_value": layer_scale_init_value,
-        "model_type": "convnext",
+        "layer_scale_init_value": layer_scale_init_value,  # ConvNextV2Config has none: removed below
+        "model_type": "convnextv2" if arch.startswith("ConvNextV2") else "convnext",
         "num_channels": num_channels,
         "num_stages": len(depths),
         "patch_size": patch_size,
@@ -68,6 +77,8 @@ def full_config(arch, patch_size, hidden_sizes, depths, hidden_act, labels=None,
         cfg["id2label"] = {str(i): l for i, l in enumerate(labels)}
         cfg["label2id"] = {l: i for i, l in enumerate(labels)}
     cfg["stage_names"] = convnext_torch.stage_names(cfg)
+    if cfg["model_type"] == "convnextv2":
+        del cfg["layer_scale_init_value"]
     cfg.update(extra)
     return dict(sorted(cfg.items()))
 
@@ -76,6 +87,10 @@ def full_config(arch, patch_size, hidden_sizes, depths, hidden_act, labels=None,
 # F32 model with the same seed, rounded.
 TINY = dict(arch="ConvNextForImageClassification", patch_size=4, hidden_sizes=[8, 12, 16, 24], depths=[3, 3, 9, 3],
             hidden_act="gelu", labels=CIFAR10, image_size=64, out_features=["stage4"], out_indices=[4])
+MINI = dict(arch="ConvNextForImageClassification", patch_size=4, hidden_sizes=[8, 12, 16, 24], depths=[1, 1, 2, 1],
+            hidden_act="gelu", labels=CIFAR10, image_size=64)
+V2 = dict(arch="ConvNextV2ForImageClassification", patch_size=4, hidden_sizes=[8, 12, 16, 24], depths=[2, 1, 2, 1],
+          hidden_act="gelu", labels=CIFAR10, image_size=64)
 MODELS = {
     "tiny-f32": (1, full_config(**TINY), "F32",
                  ["tiny-shaped (depths 3,3,9,3, 4 stages, patch 4)", "F32 file", "hidden_act gelu (erf)",
@@ -116,6 +131,44 @@ MODELS = {
     "zero-depth-stage": (9, full_config("ConvNextForImageClassification", 2, [4, 6, 8], [1, 0, 2], "relu",
                                         labels=["a", "b", "c"]), "F32",
                          ["a stage of depth 0 (downsampling layer only)"]),
+    # pytorch_model.bin (torch.save, zip format) and sharded checkpoints, on a smaller model
+    "mini-bin-f32": (11, full_config(**MINI), "F32", ["pytorch_model.bin (torch.save zip), F32"], {"format": "bin"}),
+    "mini-bin-f16": (11, full_config(**MINI, dtype="F16"), "F16", ["pytorch_model.bin, F16 (mini-bin-f32 rounded)"],
+                     {"format": "bin"}),
+    "mini-bin-bf16": (11, full_config(**MINI, dtype="BF16"), "BF16",
+                      ["pytorch_model.bin, BF16 (mini-bin-f32 rounded)"], {"format": "bin"}),
+    "mini-bin-views": (11, full_config(**MINI), "F32",
+                       ["pytorch_model.bin with non-contiguous tensors (transposed pwconv, column-major dwconv "
+                        "weights) and storage offsets (each layer's biases share one storage)"],
+                       {"format": "bin-views"}),
+    "mini-sharded-st": (11, full_config(**MINI), "F32",
+                        ["sharded model.safetensors.index.json (3 shards)"], {"format": "sharded-safetensors"}),
+    "mini-sharded-bin": (11, full_config(**MINI, dtype="F16"), "F16",
+                         ["sharded pytorch_model.bin.index.json (2 shards), F16"], {"format": "sharded-bin"}),
+    "mini-extra-tensors": (11, full_config(**MINI), "F32",
+                           ["tensors outside the network (another head's): loaded, listed as unused"],
+                           {"extra": {"aux_head.weight": [2, 24], "aux_head.bias": [2]}}),
+    # ConvNeXt V2
+    "v2-f32": (12, full_config(**V2), "F32", ["ConvNextV2ForImageClassification (GRN, no layer scale)", "F32"]),
+    "v2-f16": (12, full_config(**V2, dtype="F16"), "F16", ["V2, F16 (v2-f32 rounded)"]),
+    "v2-bf16-bin": (12, full_config(**V2, dtype="BF16"), "BF16", ["V2 pytorch_model.bin, BF16 (v2-f32 rounded)"],
+                    {"format": "bin"}),
+    "v2-gamma-beta-bin": (13, full_config("ConvNextV2ForImageClassification", 4, [8, 16], [2, 1], "gelu",
+                                          labels=["x", "y", "z"]), "F32",
+                          ["V2 pytorch_model.bin with the pre-2023 GRN names grn.gamma / grn.beta"],
+                          {"format": "bin", "grn_names": ("gamma", "beta")}),
+    "v2-bare": (14, full_config("ConvNextV2Model", 4, [8, 12, 16], [1, 2, 1], "gelu_new",
+                                out_indices=[1, 2]), "F32",
+                ["bare ConvNextV2Model (no prefix, no classifier)", "hidden_act gelu_new"]),
+    # backbones
+    "backbone-v1": (15, full_config("ConvNextBackbone", 4, [8, 12, 16, 24], [1, 1, 2, 1], "gelu",
+                                    out_features=["stem", "stage2", "stage4"], out_indices=[0, 2, 4]), "F32",
+                    ["ConvNextBackbone: hidden_states_norms of stem, stage2, stage4; no final layernorm"]),
+    "backbone-v2-bin": (16, full_config("ConvNextV2Backbone", 4, [8, 12, 16, 24], [1, 2, 1, 1], "gelu",
+                                        out_features=["stage1", "stage3"], out_indices=[1, 3]), "F16",
+                        ["ConvNextV2Backbone from pytorch_model.bin, F16",
+                         "saved with a stage4 norm too: out_features no longer selects it (unused, listed)"],
+                        {"format": "bin", "norm_stages": ["stage1", "stage3", "stage4"]}),
 }
 
 # (case, model, input seed, input shape [N, C, H, W], covers).  Hidden states are recorded for every case
@@ -138,12 +191,35 @@ CASES = [
     ("tiny-f32-b1-112x80", "tiny-f32", 111, [1, 3, 112, 80], ["larger spatial size (28x20 in stage 1)"]),
     ("wide-f16-b2-32x40", "wide-f16", 112, [2, 3, 32, 40], ["batch 2", "non-square input"]),
     ("zero-depth-stage-b1-20x20", "zero-depth-stage", 113, [1, 3, 20, 20], ["square input"]),
+    ("mini-bin-f32-b2-32x40", "mini-bin-f32", 114, [2, 3, 32, 40], ["batch 2", "non-square input"]),
+    ("mini-bin-f16-b1-32x32", "mini-bin-f16", 115, [1, 3, 32, 32], ["square input"]),
+    ("mini-bin-bf16-b1-32x32", "mini-bin-bf16", 115, [1, 3, 32, 32], ["same input as mini-bin-f16-b1-32x32"]),
+    ("mini-bin-views-b1-40x32", "mini-bin-views", 116, [1, 3, 40, 32], ["non-square input"]),
+    ("mini-sharded-st-b1-32x32", "mini-sharded-st", 117, [1, 3, 32, 32], ["square input"]),
+    ("mini-sharded-bin-b1-32x32", "mini-sharded-bin", 117, [1, 3, 32, 32], ["square input"]),
+    ("mini-extra-tensors-b1-32x32", "mini-extra-tensors", 117, [1, 3, 32, 32], ["same input as mini-sharded-*"]),
+    ("v2-f32-b2-64x48", "v2-f32", 118, [2, 3, 64, 48], ["batch 2", "non-square input"]),
+    ("v2-f32-b1-36x44", "v2-f32", 119, [1, 3, 36, 44], ["odd stage sizes (9x11 -> 4x5 -> 2x2 -> 1x1)"]),
+    ("v2-f16-b1-32x32", "v2-f16", 120, [1, 3, 32, 32], ["square input"]),
+    ("v2-bf16-bin-b1-32x32", "v2-bf16-bin", 120, [1, 3, 32, 32], ["same input as v2-f16-b1-32x32"]),
+    ("v2-gamma-beta-bin-b1-24x32", "v2-gamma-beta-bin", 121, [1, 3, 24, 32], ["non-square input"]),
+    ("v2-bare-b2-32x32", "v2-bare", 122, [2, 3, 32, 32], ["batch 2"]),
+    ("backbone-v1-b2-64x48", "backbone-v1", 123, [2, 3, 64, 48], ["batch 2", "non-square input"]),
+    ("backbone-v2-bin-b1-48x40", "backbone-v2-bin", 124, [1, 3, 48, 40], ["non-square input"]),
 ]
 NO_HIDDEN_STATES = {"tiny-f16-b2-64x48", "tiny-bf16-b1-64x64", "tiny-f32-b1-112x80"}
 
 
+def architecture(cfg):
+    return cfg.get("architectures", ["ConvNextForImageClassification"])[0]
+
+
 def is_classifier(cfg):
-    return cfg.get("architectures", ["ConvNextForImageClassification"])[0] == "ConvNextForImageClassification"
+    return architecture(cfg).endswith("ForImageClassification")
+
+
+def is_backbone(cfg):
+    return architecture(cfg).endswith("Backbone")
 
 
 def ref_config(cfg):
@@ -163,9 +239,11 @@ def randomize(model, seed):
     with torch.no_grad():
         for name, p in sorted(model.named_parameters()):
             leaf = name.split(".")[-1]
-            is_norm = "layernorm" in name or "downsampling_layer.0" in name
+            is_norm = "layernorm" in name or "downsampling_layer.0" in name or "hidden_states_norms" in name
             if leaf == "layer_scale_parameter":
                 p.copy_(0.2 + 1.3 * torch.rand(p.shape, generator=g, dtype=torch.float64))
+            elif ".grn." in name and leaf == "weight":
+                p.copy_(normal(p.shape, 0.5))
             elif is_norm and leaf == "weight":
                 p.copy_(normal(p.shape, 0.3, 1.0))
             elif leaf == "bias":
@@ -178,11 +256,19 @@ def randomize(model, seed):
             p.copy_(p.float().double())
 
 
-def build_reference(cfg):
+def build_reference(cfg, opts=None):
     rcfg = ref_config(cfg)
-    if is_classifier(cfg):
-        return convnext_torch.ConvNextForImageClassification(rcfg).double(), ""
-    return convnext_torch.ConvNextModel(rcfg).double(), None
+    arch = architecture(cfg)
+    if arch == "ConvNextBackbone":
+        return convnextv2_torch.Backbone(rcfg, 1, (opts or {}).get("norm_stages")).double()
+    if arch == "ConvNextV2Backbone":
+        return convnextv2_torch.Backbone(rcfg, 2, (opts or {}).get("norm_stages")).double()
+    return {
+        "ConvNextForImageClassification": convnext_torch.ConvNextForImageClassification,
+        "ConvNextModel": convnext_torch.ConvNextModel,
+        "ConvNextV2ForImageClassification": convnextv2_torch.ConvNextV2ForImageClassification,
+        "ConvNextV2Model": convnextv2_torch.ConvNextV2Model,
+    }[arch](rcfg).double()
 
 
 def write_npy(path, array):
@@ -195,39 +281,137 @@ def labels_of(cfg):
     return [f"LABEL_{i}" for i in range(convnext_torch.num_labels(cfg))]
 
 
-def make_model(out, name, seed, cfg, dtype, covers):
-    model, _ = build_reference(cfg)
+def torch_save(state, path, views=False):
+    """torch.save of a state dict as transformers' save_pretrained writes it (an OrderedDict with _metadata).
+
+    views: save some tensors as non-contiguous views and with storage offsets (same values): pwconv weights
+    transposed, dwconv weights with H and W swapped in memory, and each layer's biases as slices of one shared storage."""
+    sd = collections.OrderedDict()
+    shared = {}
+    for k, v in state.items():
+        if views and k.endswith("pwconv1.weight") or views and k.endswith("pwconv2.weight"):
+            v = v.t().contiguous().t()
+            assert not v.is_contiguous()
+        elif views and k.endswith("dwconv.weight"):
+            v = v.transpose(2, 3).contiguous().transpose(2, 3)
+            assert not v.is_contiguous()
+        elif views and ".layers." in k and k.endswith(".bias"):
+            shared.setdefault(k.rsplit(".", 2)[0], []).append(k)
+        sd[k] = v
+    for layer, keys in shared.items():
+        flat = torch.cat([sd[k].reshape(-1) for k in keys])
+        at = 0
+        for k in keys:
+            n = sd[k].numel()
+            sd[k] = flat[at:at + n].view(sd[k].shape)
+            at += n
+    sd._metadata = collections.OrderedDict([("", {"version": 1})])
+    torch.save(sd, path)
+
+
+def torch_load(path):
+    return {k: v.float() for k, v in torch.load(path, map_location="cpu").items()}
+
+
+def save_weights(mdir, state, fmt):
+    """Writes `state` in format `fmt`; returns the files written (relative to mdir)."""
+    if fmt == "safetensors":
+        safetensors_io.save(state, os.path.join(mdir, "model.safetensors"), metadata={"format": "pt"})
+        return ["model.safetensors"]
+    if fmt in ("bin", "bin-views"):
+        torch_save(state, os.path.join(mdir, "pytorch_model.bin"), views=fmt == "bin-views")
+        return ["pytorch_model.bin"]
+    # sharded as transformers' shard_checkpoint: consecutive keys, files <base>-0000i-of-0000n.<ext>
+    n = 3 if fmt == "sharded-safetensors" else 2
+    keys = sorted(state)
+    groups = [keys[i * len(keys) // n:(i + 1) * len(keys) // n] for i in range(n)]
+    base, ext = ("model", "safetensors") if fmt == "sharded-safetensors" else ("pytorch_model", "bin")
+    weight_map, files = {}, []
+    for i, group in enumerate(groups):
+        fn = f"{base}-{i + 1:05d}-of-{n:05d}.{ext}"
+        part = {k: state[k] for k in group}
+        if ext == "safetensors":
+            safetensors_io.save(part, os.path.join(mdir, fn), metadata={"format": "pt"})
+        else:
+            torch_save(part, os.path.join(mdir, fn))
+        weight_map.update({k: fn for k in group})
+        files.append(fn)
+    index = f"{base}.{ext}.index.json"
+    total = sum(v.numel() * v.element_size() for v in state.values())
+    with open(os.path.join(mdir, index), "w") as f:
+        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return [index] + files
+
+
+def load_weights(mdir, files):
+    state = {}
+    for fn in files:
+        path = os.path.join(mdir, fn)
+        if fn.endswith(".safetensors"):
+            state.update(safetensors_io.load(path))
+        elif fn.endswith(".bin"):
+            state.update(torch_load(path))
+    return state
+
+
+def make_model(out, name, seed, cfg, dtype, covers, opts=None):
+    opts = opts or {}
+    model = build_reference(cfg, opts)
     randomize(model, seed)
-    prefix_model = model
-    state = {k: v.to(FILE_DTYPES[dtype]) for k, v in prefix_model.state_dict().items()}
+    state = {k: v.to(FILE_DTYPES[dtype]) for k, v in model.state_dict().items()}
+    renames = {}
+    if "grn_names" in opts:  # the pre-2023 spelling
+        w, b = opts["grn_names"]
+        renames = {k: k.replace(".grn.weight", f".grn.{w}").replace(".grn.bias", f".grn.{b}") for k in state}
+        state = {renames[k]: v for k, v in state.items()}
+    extra = {k: torch.full(shape, 0.5, dtype=FILE_DTYPES[dtype]) for k, shape in opts.get("extra", {}).items()}
+    state.update(extra)
     mdir = os.path.join(out, "models", name)
     os.makedirs(mdir)
     with open(os.path.join(mdir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2, sort_keys=True)  # as PretrainedConfig.to_json_string
         f.write("\n")
-    st_path = os.path.join(mdir, "model.safetensors")
-    misalign = 3 if "unaligned" in " ".join(covers) else None
-    safetensors_io.save(state, st_path, metadata={"format": "pt"}, data_start_mod=misalign)
+    fmt = opts.get("format", "safetensors")
+    if fmt == "safetensors" and "unaligned" in " ".join(covers):
+        safetensors_io.save(state, os.path.join(mdir, "model.safetensors"), metadata={"format": "pt"},
+                            data_start_mod=3)
+        files = ["model.safetensors"]
+    else:
+        files = save_weights(mdir, state, fmt)
 
-    # The reference runs on the weights read back from the file (rounded ones for F16/BF16).
-    ref, _ = build_reference(cfg)
-    ref.load_state_dict({k: v.double() for k, v in safetensors_io.load(st_path).items()}, strict=True)
+    # The reference runs on the weights read back from the files (rounded ones for F16/BF16).
+    back = load_weights(mdir, files)
+    inverse = {v: k for k, v in renames.items()}
+    ref = build_reference(cfg, opts)
+    ref.load_state_dict({inverse.get(k, k): v.double() for k, v in back.items() if k not in extra}, strict=True)
     ref.eval()
-    classifier = is_classifier(cfg)
     hs = cfg["hidden_sizes"]
+    arch = architecture(cfg)
+    classifier = is_classifier(cfg)
+    unused = sorted(extra)
+    if is_backbone(cfg):
+        selected = [convnext_torch.stage_names(cfg)[i] for i in convnext_torch.out_indices(cfg)]
+        unused = sorted(k for k in state if k.startswith("hidden_states_norms.")
+                        and k.split(".")[1] not in selected)
     entry = {
         "dir": f"models/{name}",
-        "architecture": "ConvNextForImageClassification" if classifier else "ConvNextModel",
+        "files": files,
+        "format": fmt,
+        "version": 2 if cfg["model_type"] == "convnextv2" else 1,
+        "architecture": arch,
         "dtype": dtype,
         "seed": seed,
         "num_channels": ref_config(cfg)["num_channels"],
         "hidden_size": hs[-1],
         "image_size": ref_config(cfg)["image_size"],
         "num_labels": convnext_torch.num_labels(cfg) if classifier else 0,
+        "has_pooler": not is_backbone(cfg),
         "num_hidden_states": len(hs) + 1,
         "out_indices": convnext_torch.out_indices(cfg),
         "labels": labels_of(cfg) if classifier else [],
         "num_tensors": len(state),
+        "unused_tensors": unused,
         "covers": covers,
     }
     return ref, entry
@@ -238,16 +422,22 @@ def run_case(out, name, ref, model_entry, seed, shape, covers):
     x = torch.randn(shape, generator=g, dtype=torch.float32)
     cdir = os.path.join(out, "cases", name)
     os.makedirs(cdir)
+    logits = pooled = None
+    maps = []
     with torch.no_grad():
-        if model_entry["architecture"] == "ConvNextModel":
-            _, pooled, states = ref(x.double())
-            logits = None
-        else:
+        arch = model_entry["architecture"]
+        if arch.endswith("Backbone"):
+            maps, states = ref(x.double())
+        elif arch.endswith("ForImageClassification"):
             logits, pooled, states = ref(x.double())
+        else:
+            _, pooled, states = ref(x.double())
     files = {"input": f"cases/{name}/input.npy"}
     write_npy(os.path.join(out, files["input"]), x.numpy())
-    files["pooler_output"] = f"cases/{name}/pooler_output.npy"
-    write_npy(os.path.join(out, files["pooler_output"]), pooled.numpy())
+    files["pooler_output"] = None
+    if pooled is not None:
+        files["pooler_output"] = f"cases/{name}/pooler_output.npy"
+        write_npy(os.path.join(out, files["pooler_output"]), pooled.numpy())
     files["hidden_states"] = []
     if name in NO_HIDDEN_STATES:
         states = []
@@ -257,6 +447,12 @@ def run_case(out, name, ref, model_entry, seed, shape, covers):
     case = {"name": name, "model": model_entry["name"], "input_shape": shape}
     case.update(files)
     case["hidden_state_shapes"] = [list(s.shape) for s in states]
+    if maps:
+        case["feature_maps"] = []
+        for k, m in enumerate(maps):
+            case["feature_maps"].append(f"cases/{name}/feature_map_{k}.npy")
+            write_npy(os.path.join(out, case["feature_maps"][-1]), m.numpy())
+        case["feature_map_shapes"] = [list(m.shape) for m in maps]
     top = None
     if logits is not None:
         case["logits"] = f"cases/{name}/logits.npy"
@@ -272,8 +468,9 @@ def run_case(out, name, ref, model_entry, seed, shape, covers):
         case["logits"] = None
     case["top_k"] = top
     case["max_abs"] = {"logits": None if logits is None else float(logits.abs().max()),
-                       "pooler_output": float(pooled.abs().max()),
-                       "hidden_states": [float(s.abs().max()) for s in states]}
+                       "pooler_output": None if pooled is None else float(pooled.abs().max()),
+                       "hidden_states": [float(s.abs().max()) for s in states],
+                       "feature_maps": [float(m.abs().max()) for m in maps]}
     case["covers"] = covers
     return case
 
@@ -284,11 +481,13 @@ Made by `tests/reference/make_fixtures.py`; regenerate with
 
     /usr/bin/python3 tests/reference/make_fixtures.py
 
-Tiny random ConvNeXt checkpoints in Hugging Face layout (`models/<name>/config.json`, `model.safetensors`) and,
+Tiny random ConvNeXt and ConvNeXt V2 checkpoints in Hugging Face layout (`models/<name>/config.json` and
+`model.safetensors`, or `pytorch_model.bin` written by torch.save, or either sharded with its `*.index.json`) and,
 per case, an input (`cases/<case>/input.npy`, float32 NCHW) with the outputs of the PyTorch reference
-(`tests/reference/convnext_torch.py`, a transcription of transformers' modeling_convnext.py) computed in
-float64 and stored as float32: `logits.npy`, `pooler_output.npy`, `hidden_state_<i>.npy` (transformers'
-hidden_states[i]).  F16/BF16 checkpoints hold the F32 weights rounded; their expected outputs come from those
+(`tests/reference/convnext_torch.py`, a transcription of transformers' modeling_convnext.py;
+`tests/reference/convnextv2_torch.py` for V2 and the backbones) computed in float64 and stored as float32:
+`logits.npy`, `pooler_output.npy`, `hidden_state_<i>.npy` (transformers' hidden_states[i]),
+`feature_map_<k>.npy` (a backbone's feature_maps[k]).  F16/BF16 checkpoints hold the F32 weights rounded; their expected outputs come from those
 rounded weights.  `manifest.json` lists every model and case, shapes, expected out_indices, labels and softmax
 top-k, and what each one covers.  The C tests (tests/lib/test-parity.c) iterate over the manifest; their bar is
 max |Δ| ≤ 1e-4 · max(1, max |ref|) per tensor.
@@ -316,8 +515,8 @@ def main():
     torch.use_deterministic_algorithms(True)
 
     models, refs = {}, {}
-    for name, (seed, cfg, dtype, covers) in MODELS.items():
-        refs[name], models[name] = make_model(out, name, seed, cfg, dtype, covers)
+    for name, (seed, cfg, dtype, covers, *opts) in MODELS.items():
+        refs[name], models[name] = make_model(out, name, seed, cfg, dtype, covers, *opts)
         models[name]["name"] = name
     cases = [run_case(out, c, refs[m], models[m], seed, shape, covers) for c, m, seed, shape, covers in CASES]
 
