@@ -182,14 +182,12 @@ invalid_index (GError **error, const char *path, const char *fmt, ...) G_GNUC_PR
 static gboolean
 invalid_index (GError **error, const char *path, const char *fmt, ...)
 {
+  g_autofree char *prefix = g_strdup_printf ("invalid sharded checkpoint index %s", path);
   va_list args;
-  g_autofree char *reason = NULL;
 
   va_start (args, fmt);
-  reason = g_strdup_vprintf (fmt, args);
+  convnext_set_error_valist (error, CONVNEXT_ERROR_INVALID_WEIGHTS, prefix, fmt, args);
   va_end (args);
-  g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_WEIGHTS,
-      "invalid sharded checkpoint index %s: %s", path, reason);
   return FALSE;
 }
 

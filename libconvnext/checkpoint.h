@@ -7,7 +7,7 @@
  * through the functions at the end; the loader (weights.c) only sees ConvNextTensor. */
 #pragma once
 
-#include <glib.h>
+#include "convnext.h"
 
 G_BEGIN_DECLS
 
@@ -71,6 +71,11 @@ gboolean convnext_checkpoint_add (ConvNextCheckpoint *ck, const ConvNextTensor *
     GError **error);
 /* Keeps @data (g_free'd with the checkpoint). */
 void convnext_checkpoint_keep (ConvNextCheckpoint *ck, gpointer data);
+
+/* Sets @error (CONVNEXT_ERROR, @code) to "<prefix>: <fmt…>"; returns FALSE.  The readers'
+ * messages all take this form (error.c). */
+gboolean convnext_set_error_valist (GError **error, ConvNextError code, const char *prefix,
+    const char *fmt, va_list args);
 
 /* safetensors.c */
 gboolean convnext_safetensors_read (ConvNextCheckpoint *ck, const char *path, GError **error);

@@ -1,9 +1,20 @@
 /* The error domain, the params defaults and the default model directory. */
 #include "convnext.h"
+#include "checkpoint.h"
 
 #include "convnext-build-config.h"
 
 G_DEFINE_QUARK (convnext-error-quark, convnext_error)
+
+gboolean
+convnext_set_error_valist (GError **error, ConvNextError code, const char *prefix,
+    const char *fmt, va_list args)
+{
+  g_autofree char *reason = g_strdup_vprintf (fmt, args);
+
+  g_set_error (error, CONVNEXT_ERROR, code, "%s: %s", prefix, reason);
+  return FALSE;
+}
 
 void
 convnext_params_init (ConvNextParams *params)

@@ -20,7 +20,7 @@
  * nesting (checked as each container is made, so walking the result cannot recurse deeper),
  * lengths checked against the bytes left before anything is allocated, integers of at most
  * 8 bytes.  The work is one pass over the input. */
-#include "convnext.h"
+#include "checkpoint.h"
 #include "pickle.h"
 
 #include <string.h>
@@ -87,20 +87,20 @@ value_free (gpointer p)
 static gboolean
 fail (Machine *m, ConvNextError code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 
-/* "cannot unpickle <what>: <reason> (opcode at byte N)"; returns FALSE. */
+/* "cannot unpickle <what>, opcode at byte N: <reason>"; returns FALSE. */
 static gboolean
 fail (Machine *m, ConvNextError code, const char *fmt, ...)
 {
+  g_autofree char *prefix = NULL;
   va_list args;
-  g_autofree char *reason = NULL;
 
   if (m->error != NULL)
     return FALSE;
+  prefix = g_strdup_printf ("cannot unpickle %s, opcode at byte %" G_GSIZE_FORMAT, m->what,
+      m->op_pos);
   va_start (args, fmt);
-  reason = g_strdup_vprintf (fmt, args);
+  convnext_set_error_valist (&m->error, code, prefix, fmt, args);
   va_end (args);
-  g_set_error (&m->error, CONVNEXT_ERROR, code, "cannot unpickle %s: %s (opcode at byte %"
-      G_GSIZE_FORMAT ")", m->what, reason, m->op_pos);
   return FALSE;
 }
 

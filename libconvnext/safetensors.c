@@ -36,18 +36,13 @@ fail (GError **error, const Reader *st, const char *tensor, const char *fmt, ...
 static gboolean
 fail (GError **error, const Reader *st, const char *tensor, const char *fmt, ...)
 {
+  g_autofree char *prefix = g_strdup_printf ("invalid safetensors file %s%s%s", st->path,
+      tensor ? ", tensor " : "", tensor ? tensor : "");
   va_list args;
-  g_autofree char *reason = NULL;
 
   va_start (args, fmt);
-  reason = g_strdup_vprintf (fmt, args);
+  convnext_set_error_valist (error, CONVNEXT_ERROR_INVALID_WEIGHTS, prefix, fmt, args);
   va_end (args);
-  if (tensor != NULL)
-    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_WEIGHTS,
-        "invalid safetensors file %s, tensor %s: %s", st->path, tensor, reason);
-  else
-    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_WEIGHTS,
-        "invalid safetensors file %s: %s", st->path, reason);
   return FALSE;
 }
 

@@ -47,15 +47,13 @@ fail (GError **error, const Reader *r, const char *tensor, const char *fmt, ...)
 static gboolean
 fail (GError **error, const Reader *r, const char *tensor, const char *fmt, ...)
 {
+  g_autofree char *prefix = g_strdup_printf ("invalid PyTorch checkpoint %s%s%s", r->path,
+      tensor ? ", tensor " : "", tensor ? tensor : "");
   va_list args;
-  g_autofree char *reason = NULL;
 
   va_start (args, fmt);
-  reason = g_strdup_vprintf (fmt, args);
+  convnext_set_error_valist (error, CONVNEXT_ERROR_INVALID_WEIGHTS, prefix, fmt, args);
   va_end (args);
-  g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_WEIGHTS,
-      "invalid PyTorch checkpoint %s%s%s: %s", r->path, tensor ? ", tensor " : "",
-      tensor ? tensor : "", reason);
   return FALSE;
 }
 

@@ -5,7 +5,7 @@
  * archive is an error rather than a read outside the mapping.  Stored entries are handed
  * out as views: unzGetCurrentFileZStreamPos64 gives where their data begins once minizip
  * has checked the local header against the central directory. */
-#include "convnext.h"
+#include "checkpoint.h"
 #include "zipfile.h"
 
 #include <string.h>
@@ -114,15 +114,13 @@ fail (GError **error, const ConvNextZip *zip, const char *entry, const char *fmt
 static gpointer
 fail (GError **error, const ConvNextZip *zip, const char *entry, const char *fmt, ...)
 {
+  g_autofree char *prefix = g_strdup_printf ("invalid zip archive %s%s%s", zip->path,
+      entry ? ", entry " : "", entry ? entry : "");
   va_list args;
-  g_autofree char *reason = NULL;
 
   va_start (args, fmt);
-  reason = g_strdup_vprintf (fmt, args);
+  convnext_set_error_valist (error, CONVNEXT_ERROR_INVALID_WEIGHTS, prefix, fmt, args);
   va_end (args);
-  g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_WEIGHTS,
-      "invalid zip archive %s%s%s: %s", zip->path, entry ? ", entry " : "", entry ? entry : "",
-      reason);
   return NULL;
 }
 

@@ -111,8 +111,8 @@ check_close (const char *what, const float *got, const float *ref, gsize n)
   return ok;
 }
 
-static void
-copy_file (const char *from, const char *to)
+void
+fixtures_copy_file (const char *from, const char *to)
 {
   g_autofree char *contents = NULL;
   gsize len;
@@ -135,7 +135,7 @@ fixtures_copy_model (const char *name)
     const char *file = i == 0 ? "config.json" : json_array_get_string_element (files, i - 1);
     g_autofree char *from = g_build_filename (src, file, NULL);
     g_autofree char *to = g_build_filename (dir, file, NULL);
-    copy_file (from, to);
+    fixtures_copy_file (from, to);
   }
   return dir;
 }

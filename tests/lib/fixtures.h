@@ -37,3 +37,5 @@ gboolean check_close (const char *what, const float *got, const float *ref, gsiz
  * files (the manifest's "files") (free with fixtures_remove_tree + g_free). */
 char *fixtures_copy_model (const char *name);
 void fixtures_remove_tree (const char *path);
+/* Copies file @from to @to (fails the test if it cannot). */
+void fixtures_copy_file (const char *from, const char *to);

@@ -18,19 +18,6 @@
 
 static JsonParser *manifest;
 
-static void
-copy_file (const char *from, const char *to)
-{
-  g_autofree char *contents = NULL;
-  gsize len;
-  g_autoptr (GError) error = NULL;
-
-  g_file_get_contents (from, &contents, &len, &error);
-  g_assert_no_error (error);
-  g_file_set_contents (to, contents, len, &error);
-  g_assert_no_error (error);
-}
-
 static gint
 code_of (const char *name)
 {
@@ -100,8 +87,8 @@ test_case (gconstpointer data)
   config = fixtures_path ("hostile/config.json");
   to_config = g_build_filename (dir, "config.json", NULL);
   to_weights = g_build_filename (dir, "pytorch_model.bin", NULL);
-  copy_file (config, to_config);
-  copy_file (src, to_weights);
+  fixtures_copy_file (config, to_config);
+  fixtures_copy_file (src, to_weights);
   marker = g_build_filename (dir, "marker", NULL);
   g_setenv ("CONVNEXT_MARKER", marker, TRUE);
   g_setenv ("CONVNEXT_TEST_DIR", dir, TRUE);

@@ -77,8 +77,9 @@ class ConvNextLayer(nn.Module):
 
 
 class ConvNextStage(nn.Module):
-    def __init__(self, cfg, cin, cout, stride, depth):
+    def __init__(self, cfg, cin, cout, stride, depth, layer=None):
         super().__init__()
+        layer = layer or ConvNextLayer
         if cin != cout or stride > 1:
             self.downsampling_layer = nn.Sequential(
                 ConvNextLayerNorm(cin, eps=1e-6, data_format="channels_first"),
@@ -86,20 +87,22 @@ class ConvNextStage(nn.Module):
             )
         else:
             self.downsampling_layer = nn.Identity()
-        self.layers = nn.Sequential(*[ConvNextLayer(cfg, cout) for _ in range(depth)])
+        self.layers = nn.Sequential(*[layer(cfg, cout) for _ in range(depth)])
 
     def forward(self, x):
         return self.layers(self.downsampling_layer(x))
 
 
 class ConvNextEncoder(nn.Module):
-    def __init__(self, cfg):
+    """`layer`: the block class (ConvNextLayer; convnextv2_torch passes its own)."""
+
+    def __init__(self, cfg, layer=None):
         super().__init__()
         hs = cfg["hidden_sizes"]
         self.stages = nn.ModuleList()
         prev = hs[0]
         for i in range(cfg["num_stages"]):
-            self.stages.append(ConvNextStage(cfg, prev, hs[i], 2 if i > 0 else 1, cfg["depths"][i]))
+            self.stages.append(ConvNextStage(cfg, prev, hs[i], 2 if i > 0 else 1, cfg["depths"][i], layer))
             prev = hs[i]
 
     def forward(self, x):

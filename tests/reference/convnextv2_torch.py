@@ -48,38 +48,9 @@ class ConvNextV2Layer(nn.Module):
         return x + y.permute(0, 3, 1, 2)
 
 
-class ConvNextV2Stage(nn.Module):
-    def __init__(self, cfg, cin, cout, stride, depth):
-        super().__init__()
-        if cin != cout or stride > 1:
-            self.downsampling_layer = nn.Sequential(
-                v1.ConvNextLayerNorm(cin, eps=1e-6, data_format="channels_first"),
-                nn.Conv2d(cin, cout, kernel_size=stride, stride=stride),
-            )
-        else:
-            self.downsampling_layer = nn.Identity()
-        self.layers = nn.Sequential(*[ConvNextV2Layer(cfg, cout) for _ in range(depth)])
-
-    def forward(self, x):
-        return self.layers(self.downsampling_layer(x))
-
-
-class ConvNextV2Encoder(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        hs = cfg["hidden_sizes"]
-        self.stages = nn.ModuleList()
-        prev = hs[0]
-        for i in range(cfg["num_stages"]):
-            self.stages.append(ConvNextV2Stage(cfg, prev, hs[i], 2 if i > 0 else 1, cfg["depths"][i]))
-            prev = hs[i]
-
-    def forward(self, x):
-        states = []
-        for stage in self.stages:
-            x = stage(x)
-            states.append(x)
-        return x, states
+def ConvNextV2Encoder(cfg):
+    """transformers' ConvNextV2Encoder: V1's stages (downsampling, then blocks) of V2 blocks."""
+    return v1.ConvNextEncoder(cfg, ConvNextV2Layer)
 
 
 class ConvNextV2Model(nn.Module):

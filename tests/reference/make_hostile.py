@@ -13,6 +13,8 @@ The malicious files really are armed: torch.save of an object whose __reduce__ i
 `touch "$CONVNEXT_MARKER"`.  This script checks that by loading each with Python's pickle (torch.load with
 weights_only=False) in a child process and asserting that the marker file appears; the C test then asserts that
 the library refuses the file, names the global, and that the marker never appears.
+
+Reruns rewrite every file byte for byte except legacy.bin (the legacy format keys storages by id()).
 """
 import argparse
 import collections
