@@ -91,9 +91,11 @@ get_network (ConvNextContext *ctx, guint batch, guint height, guint width, GErro
   return net;
 }
 
-gboolean
-convnext_context_forward (ConvNextContext *ctx, const float *pixel_values, guint batch,
-    guint height, guint width, float *logits, float *pooler_output, GError **error)
+/* The checks and the run shared by convnext_context_forward() and _forward_features(). */
+static gboolean
+forward (ConvNextContext *ctx, const float *pixel_values, guint batch, guint height,
+    guint width, float *logits, float *pooler_output, float *const *feature_maps,
+    GError **error)
 {
   const char *name;
   ConvNextNetwork *net;
@@ -110,17 +112,45 @@ convnext_context_forward (ConvNextContext *ctx, const float *pixel_values, guint
   }
   if (logits != NULL && convnext_model_get_num_labels (ctx->model) == 0) {
     g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT,
-        "model %s is a bare ConvNextModel (no classifier.* tensors): it has no logits", name);
+        "model %s has no classifier.* tensors (a bare model or a backbone): it has no logits",
+        name);
+    return FALSE;
+  }
+  if (pooler_output != NULL && !convnext_model_has_pooler (ctx->model)) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT,
+        "model %s is a backbone (no final layernorm): it has no pooler_output; its outputs "
+        "are feature maps (convnext_model_forward_features)", name);
+    return FALSE;
+  }
+  if (feature_maps != NULL && convnext_model_get_num_feature_maps (ctx->model) == 0) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT,
+        "model %s is not a backbone (no hidden_states_norms.* tensors): it has no feature "
+        "maps (its stage outputs are hidden states: ConvNextParams.output_hidden_states)", name);
     return FALSE;
   }
   net = get_network (ctx, batch, height, width, error);
   if (net == NULL)
     return FALSE;
   ctx->last = NULL;
-  if (!convnext_network_forward (net, pixel_values, logits, pooler_output, error))
+  if (!convnext_network_forward (net, pixel_values, logits, pooler_output, feature_maps, error))
     return FALSE;
   ctx->last = net;
   return TRUE;
+}
+
+gboolean
+convnext_context_forward (ConvNextContext *ctx, const float *pixel_values, guint batch,
+    guint height, guint width, float *logits, float *pooler_output, GError **error)
+{
+  return forward (ctx, pixel_values, batch, height, width, logits, pooler_output, NULL, error);
+}
+
+gboolean
+convnext_context_forward_features (ConvNextContext *ctx, const float *pixel_values,
+    guint batch, guint height, guint width, float *const *feature_maps, GError **error)
+{
+  g_return_val_if_fail (feature_maps != NULL, FALSE);
+  return forward (ctx, pixel_values, batch, height, width, NULL, NULL, feature_maps, error);
 }
 
 gboolean

@@ -129,10 +129,13 @@ typedef struct _ConvNextModel ConvNextModel;
  *     The legacy pre-1.6 format is refused (UNSUPPORTED) with a message saying so;
  *   - pytorch_model.bin.index.json (sharded .bin).
  *   tf_model.h5 and flax_model.msgpack are not read.  Tensors may be F32, F16 or BF16 (and
- *   strided, in a .bin).  config.json's model_type must be "convnext" or "convnextv2".  The
- *   tensor names may be those of ConvNextForImageClassification (`convnext.*` and
- *   `classifier.*`) or of the bare ConvNextModel (no prefix, no classifier: logits are then
- *   unavailable).
+ *   strided, in a .bin).  config.json's model_type must be "convnext" (ConvNeXt) or
+ *   "convnextv2" (ConvNeXt V2: GRN after the activation, no layer scale; `grn.weight`/
+ *   `grn.bias`, or the older `grn.gamma`/`grn.beta`).  The tensor names may be those of
+ *   ConvNext(V2)ForImageClassification (`convnext.*` or `convnextv2.*`, and `classifier.*`),
+ *   of the bare ConvNext(V2)Model (no prefix, no classifier: logits are then unavailable) or
+ *   of ConvNext(V2)Backbone (no prefix, no final layernorm, `hidden_states_norms.<stage>`:
+ *   feature maps, see convnext_model_forward_features(); no logits, no pooler_output).
  * @params: (nullable): options; NULL means convnext_params_init() defaults.
  *
  * Loads and validates the checkpoint, honouring every ConvNextConfig field (num_channels,
@@ -200,7 +203,8 @@ gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *lab
  * @logits: (out caller-allocates) (nullable): [@batch, num_labels]; must be NULL for a
  *   bare ConvNextModel.
  * @pooler_output: (out caller-allocates) (nullable): [@batch, hidden_size]: the mean over
- *   H, W of the last stage followed by the final LayerNorm (eps = layer_norm_eps).
+ *   H, W of the last stage followed by the final LayerNorm (eps = layer_norm_eps); must be
+ *   NULL for a backbone.
  *
  * Runs the network on the model's own context (see convnext_context_forward()), holding the
  * model's lock: thread-safe, one call at a time.  The first call for a given (@batch,
@@ -208,7 +212,7 @@ gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *lab
  * nothing.
  *
  * Returns: FALSE with INVALID_INPUT (zero or too-small sizes, logits requested from a
- *   bare model) or BACKEND.
+ *   bare model or a backbone, pooler_output from a backbone) or BACKEND.
  */
 gboolean convnext_model_forward (ConvNextModel *model, const float *pixel_values,
     guint batch, guint height, guint width, float *logits, float *pooler_output,
@@ -252,6 +256,48 @@ const guint *convnext_model_get_out_indices (const ConvNextModel *model, guint *
 gboolean convnext_model_get_hidden_state (ConvNextModel *model, guint index,
     guint shape[4], float *out, GError **error);
 
+/**
+ * convnext_model_get_num_feature_maps:
+ *
+ * Returns: for a backbone checkpoint (ConvNextBackbone / ConvNextV2Backbone: its
+ *   hidden_states_norms.* tensors), the number of feature maps: one per stage selected by
+ *   out_features/out_indices (convnext_model_get_out_indices(), in that order); 0 for a
+ *   classifier or a bare model (whose stage outputs are hidden states).
+ */
+guint convnext_model_get_num_feature_maps (const ConvNextModel *model);
+
+/**
+ * convnext_model_get_feature_map_shape:
+ * @k: the feature map, 0 ≤ @k < convnext_model_get_num_feature_maps().
+ * @batch, @height, @width: the input's size.
+ * @shape: (out): [N, C, H, W] of feature map @k for hidden state i = out_indices[@k]:
+ *   N = @batch; C = hidden_sizes[0] for the stem (i = 0), hidden_sizes[i - 1] for stage i;
+ *   H, W = @height / patch_size, @width / patch_size for the stem and stage 1, halved
+ *   (rounding down, as the 2×2 stride-2 downsampling convolution) for each later stage.
+ *
+ * Returns: FALSE if @k is out of range or the input is too small for the network.
+ */
+gboolean convnext_model_get_feature_map_shape (const ConvNextModel *model, guint k,
+    guint batch, guint height, guint width, guint shape[4]);
+
+/**
+ * convnext_model_forward_features:
+ * @pixel_values: float32 [@batch, num_channels, @height, @width], NCHW as in transformers.
+ * @feature_maps: (array): convnext_model_get_num_feature_maps() pointers; feature_maps[k]
+ *   receives (out caller-allocates) feature map k, float32 of the shape
+ *   convnext_model_get_feature_map_shape() gives, NCHW and contiguous: element [n, c, y, x]
+ *   at n·C·H·W + c·H·W + y·W + x.  A NULL pointer skips that map.
+ *
+ * A backbone's forward pass, as transformers' ConvNextBackbone / ConvNextV2Backbone:
+ * feature map k = hidden_states_norms.<stage> (hidden_states[out_indices[k]]), a
+ * channels-first LayerNorm with eps 1e-6 (BackboneOutput.feature_maps[k]).  On the model's
+ * own context, under its lock, like convnext_model_forward().
+ *
+ * Returns: FALSE with INVALID_INPUT (not a backbone, zero or too-small sizes) or BACKEND.
+ */
+gboolean convnext_model_forward_features (ConvNextModel *model, const float *pixel_values,
+    guint batch, guint height, guint width, float *const *feature_maps, GError **error);
+
 /* ------------------------------------------------------------------------------------------
  * Context: one caller's run state for a shared model.
  * ------------------------------------------------------------------------------------------ */
@@ -288,6 +334,15 @@ ConvNextModel *convnext_context_get_model (const ConvNextContext *ctx);
 gboolean convnext_context_forward (ConvNextContext *ctx, const float *pixel_values,
     guint batch, guint height, guint width, float *logits, float *pooler_output,
     GError **error);
+
+/**
+ * convnext_context_forward_features:
+ *
+ * As convnext_model_forward_features(), on @ctx (one thread at a time, without the model's
+ * lock).
+ */
+gboolean convnext_context_forward_features (ConvNextContext *ctx, const float *pixel_values,
+    guint batch, guint height, guint width, float *const *feature_maps, GError **error);
 
 /**
  * convnext_context_get_hidden_state:

@@ -193,6 +193,19 @@ pooling_forward_pd_create (dnnl_primitive_desc_t *pd, dnnl_engine_t engine,
 #endif
 }
 
+static inline dnnl_status_t
+reduction_pd_create (dnnl_primitive_desc_t *pd, dnnl_engine_t engine, dnnl_alg_kind_t alg,
+    ConstMd src, ConstMd dst, float p, float eps, const_dnnl_primitive_attr_t attr)
+{
+#if DNNL_VERSION_MAJOR >= 3
+  return dnnl_reduction_primitive_desc_create (pd, engine, alg, src, dst, p, eps, attr);
+#else
+  dnnl_reduction_desc_t d;
+  return v2_pd_create (dnnl_reduction_desc_init (&d, alg, src, dst, p, eps), &d, pd, engine,
+      attr);
+#endif
+}
+
 /* ---- post-ops whose arguments changed ------------------------------------------------- */
 
 /* v2 had a leading scale (always 1 here: scale the result with a binary mul instead). */

@@ -57,14 +57,6 @@ convnext_model_new (const char *model_dir, const ConvNextParams *params, GError 
   model->weights = convnext_weights_load (model->cfg, model_dir, error);
   if (model->weights == NULL)
     return NULL;
-  /* The forward pass has no GRN and no backbone head yet: refuse rather than compute
-   * another function. */
-  if (model->cfg->version == 2 || model->weights->final_norm_weight == NULL) {
-    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED, "%s: %s checkpoints load, "
-        "but this build cannot run them yet", model_dir, model->cfg->version == 2
-        ? "ConvNeXt V2 (GRN)" : "backbone (no final layernorm)");
-    return NULL;
-  }
   model->labels = g_strdupv (model->cfg->labels);
   model->backend = convnext_backend_new (model->cfg, model->weights, model->params.precision,
       error);
@@ -203,6 +195,56 @@ convnext_model_forward (ConvNextModel *model, const float *pixel_values, guint b
     model->context = convnext_context_new_owned (model, &model->params);
   return convnext_context_forward (model->context, pixel_values, batch, height, width, logits,
       pooler_output, error);
+}
+
+gboolean
+convnext_model_forward_features (ConvNextModel *model, const float *pixel_values, guint batch,
+    guint height, guint width, float *const *feature_maps, GError **error)
+{
+  g_autoptr (GRecMutexLocker) locker = NULL;
+
+  g_return_val_if_fail (model != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  locker = g_rec_mutex_locker_new (&model->lock);
+  if (model->context == NULL)
+    model->context = convnext_context_new_owned (model, &model->params);
+  return convnext_context_forward_features (model->context, pixel_values, batch, height, width,
+      feature_maps, error);
+}
+
+gboolean
+convnext_model_has_pooler (const ConvNextModel *model)
+{
+  return model->weights->final_norm_weight != NULL;
+}
+
+guint
+convnext_model_get_num_feature_maps (const ConvNextModel *model)
+{
+  g_return_val_if_fail (model != NULL, 0);
+  return model->weights->head == CONVNEXT_HEAD_BACKBONE ? model->cfg->n_out_indices : 0;
+}
+
+gboolean
+convnext_model_get_feature_map_shape (const ConvNextModel *model, guint k, guint batch,
+    guint height, guint width, guint shape[4])
+{
+  guint index, h, w;
+
+  g_return_val_if_fail (model != NULL, FALSE);
+  g_return_val_if_fail (shape != NULL, FALSE);
+  if (k >= convnext_model_get_num_feature_maps (model))
+    return FALSE;
+  index = model->cfg->out_indices[k];
+  if (!convnext_network_hidden_size (model->cfg, model->cfg->num_stages, height, width, &h, &w)
+      || !convnext_network_hidden_size (model->cfg, index, height, width, &h, &w))
+    return FALSE;
+  shape[0] = batch;
+  shape[1] = model->cfg->hidden_sizes[index == 0 ? 0 : index - 1];
+  shape[2] = h;
+  shape[3] = w;
+  return TRUE;
 }
 
 const char *const *

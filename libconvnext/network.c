@@ -4,7 +4,9 @@
  *   embeddings:  x = LN (conv p×p stride p (pixel_values))
  *   stage s ≥ 1: x = conv 2×2 stride 2 (LN (x))
  *   block:       x = x + γ · pwconv2 (act (pwconv1 (LN (dwconv 7×7 (x)))))
+ *   V2 block:    x = x + pwconv2 (GRN (act (pwconv1 (LN (dwconv 7×7 (x))))))
  *   head:        pooler = LN (mean over H, W (x)),  logits = classifier (pooler)
+ *   backbone:    feature map k = LN (hidden state out_indices[k]) (hidden_states_norms)
  *
  * Activations are channels-last: one buffer is both the NHWC image a convolution sees and
  * the [N·H·W, C] matrix that layer normalization (over the last dimension) and the
@@ -24,6 +26,7 @@
 
 #include "dnnl-compat.h"
 
+#include <math.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <stdlib.h>
@@ -231,6 +234,8 @@ struct _ConvNextNetwork {
   float *pooler;                /* [N, C_last] */
   guint n_hidden;
   Act *hidden;                  /* [n_hidden] f32, when keep_hidden */
+  guint n_features;
+  Act *features;                /* [n_features] f32: a backbone's feature maps */
 };
 
 static void
@@ -519,6 +524,22 @@ activation_ops (ConvNextAct act, Eltwise ops[2])
   g_assert_not_reached ();
 }
 
+/* mem = @alg (mem), in place. */
+static gboolean
+add_eltwise (ConvNextNetwork *net, dnnl_memory_t mem, dnnl_alg_kind_t alg, float alpha,
+    float beta, GError **error)
+{
+  g_auto (dnnl_primitive_attr_t) attr = NULL;
+  g_auto (dnnl_primitive_desc_t) pd = NULL;
+
+  if (!new_attr (&attr, error))
+    return FALSE;
+  TRY (eltwise_forward_pd_create (&pd, net->backend->engine, dnnl_forward_inference, alg,
+          md_of (mem), md_of (mem), alpha, beta, attr));
+  return add_step (net, pd, 2, (dnnl_exec_arg_t[]) {
+        { DNNL_ARG_SRC, mem }, { DNNL_ARG_DST, mem } }, error);
+}
+
 static gboolean
 add_activation (ConvNextNetwork *net, dnnl_memory_t mem, ConvNextAct act, GError **error)
 {
@@ -526,15 +547,7 @@ add_activation (ConvNextNetwork *net, dnnl_memory_t mem, ConvNextAct act, GError
   guint n_ops = activation_ops (act, ops);
 
   for (guint i = 0; i < n_ops; i++) {
-    g_auto (dnnl_primitive_attr_t) attr = NULL;
-    g_auto (dnnl_primitive_desc_t) pd = NULL;
-
-    if (!new_attr (&attr, error))
-      return FALSE;
-    TRY (eltwise_forward_pd_create (&pd, net->backend->engine, dnnl_forward_inference,
-            ops[i].alg, md_of (mem), md_of (mem), ops[i].alpha, ops[i].beta, attr));
-    if (!add_step (net, pd, 2, (dnnl_exec_arg_t[]) {
-              { DNNL_ARG_SRC, mem }, { DNNL_ARG_DST, mem } }, error))
+    if (!add_eltwise (net, mem, ops[i].alg, ops[i].alpha, ops[i].beta, error))
       return FALSE;
   }
   return TRUE;
@@ -657,7 +670,135 @@ typedef struct {
   Act x;                        /* the residual stream of this stage */
   void *t;                      /* dwconv / LN output, [M, C] */
   void *u;                      /* pwconv1 output, [M, 4C] */
+  void *sq;                     /* V2: u², [M, 4C] */
+  float *g;                     /* V2: GRN's per-sample statistics, [N, 4C] f32 */
+  float *d;                     /* V2: [N] f32 */
 } BlockBuffers;
+
+/* A post-op of add_fused(): binary @alg with @src1, or (src1 NULL) eltwise @alg. */
+typedef struct {
+  dnnl_alg_kind_t alg;
+  dnnl_memory_t src1;
+  float alpha, beta;
+} PostOp;
+
+/* The primitive descriptor of dst = binary @alg (src0, src1), or (@src1 NULL) of
+ * dst = reduction @alg (src0), with the @n_ops post-ops @ops; @args gets their operands. */
+static dnnl_status_t
+fused_pd (ConvNextNetwork *net, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_memory_t src1,
+    dnnl_memory_t dst, const PostOp *ops, guint n_ops, dnnl_primitive_desc_t *pd,
+    dnnl_exec_arg_t *args, int *n_args)
+{
+  g_auto (dnnl_primitive_attr_t) attr = NULL;
+  g_auto (dnnl_post_ops_t) post_ops = NULL;
+  dnnl_status_t status;
+
+  if ((status = dnnl_primitive_attr_create (&attr)) != dnnl_success
+      || (status = dnnl_primitive_attr_set_scratchpad_mode (attr, dnnl_scratchpad_mode_user))
+          != dnnl_success
+      || (status = dnnl_post_ops_create (&post_ops)) != dnnl_success)
+    return status;
+  for (guint i = 0; i < n_ops; i++) {
+    if (ops[i].src1 != NULL) {
+      status = dnnl_post_ops_append_binary (post_ops, ops[i].alg, md_of (ops[i].src1));
+      args[(*n_args)++] = (dnnl_exec_arg_t) {
+        DNNL_ARG_ATTR_MULTIPLE_POST_OP (i) | DNNL_ARG_SRC_1, ops[i].src1 };
+    } else {
+      status = post_ops_append_eltwise (post_ops, ops[i].alg, ops[i].alpha, ops[i].beta);
+    }
+    if (status != dnnl_success)
+      return status;
+  }
+  if ((status = dnnl_primitive_attr_set_post_ops (attr, post_ops)) != dnnl_success)
+    return status;
+  if (src1 != NULL)
+    return binary_pd_create (pd, net->backend->engine, alg, md_of (src0), md_of (src1),
+        md_of (dst), attr);
+  return reduction_pd_create (pd, net->backend->engine, alg, md_of (src0), md_of (dst), 0.f,
+      0.f, attr);
+}
+
+/* dst = post-ops (binary @alg (src0, src1)), or (@src1 NULL) dst = post-ops (reduction
+ * @alg (src0)): the post-ops fused when oneDNN can, else steps of their own on dst. */
+static gboolean
+add_fused (ConvNextNetwork *net, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_memory_t src1,
+    dnnl_memory_t dst, const PostOp *ops, guint n_ops, GError **error)
+{
+  dnnl_exec_arg_t args[MAX_ARGS] = {
+    { src1 != NULL ? DNNL_ARG_SRC_0 : DNNL_ARG_SRC, src0 }, { DNNL_ARG_DST, dst },
+    { DNNL_ARG_SRC_1, src1 },
+  };
+  int n_plain = src1 != NULL ? 3 : 2, n_args = n_plain;
+  g_auto (dnnl_primitive_desc_t) pd = NULL;
+  dnnl_status_t status = dnnl_unimplemented;
+  gboolean fused = FALSE;
+
+  if (!net->backend->no_fusion && n_ops > 0) {
+    status = fused_pd (net, alg, src0, src1, dst, ops, n_ops, &pd, args, &n_args);
+    fused = status == dnnl_success;
+  }
+  if (!fused && status == dnnl_unimplemented) {
+    n_args = n_plain;
+    status = fused_pd (net, alg, src0, src1, dst, NULL, 0, &pd, args, &n_args);
+  }
+  if (status != dnnl_success)
+    return dnnl_failed (error, src1 != NULL ? "binary_pd_create" : "reduction_pd_create", status);
+  if (!add_step (net, pd, n_args, args, error))
+    return FALSE;
+  for (guint i = 0; !fused && i < n_ops; i++) {     /* as steps of their own */
+    if (ops[i].src1 != NULL ? !add_binary (net, ops[i].alg, dst, ops[i].src1, dst, error)
+        : !add_eltwise (net, dst, ops[i].alg, ops[i].alpha, ops[i].beta, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* @data as a tensor of @ndims @dims in data type @dt and layout @tag (a view, no copy). */
+static gboolean
+as_tensor (ConvNextNetwork *net, const void *data, dnnl_data_type_t dt, int ndims,
+    const dnnl_dim_t *dims, dnnl_format_tag_t tag, dnnl_memory_t *out, GError **error)
+{
+  g_auto (Md) md = NULL;
+
+  TRY (md_create (&md, ndims, dims, dt, tag));
+  return new_memory (net, md, (void *) data, out, error);
+}
+
+/* ConvNeXt V2's Global Response Normalization on u = act (pwconv1 (…)) [N, H, W, 4C], in
+ * place (transformers' ConvNextV2GRN, the paper's eq. 1-3):
+ *   Gx = ‖u‖₂ over H, W per sample and channel;  Nx = Gx / (mean over channels of Gx + 1e-6)
+ *   u = weight · (u · Nx) + bias + u  =  u · (1 + weight · Nx) + bias
+ * As oneDNN primitives (2.6's reduction over H, W is ref:any, so the norm goes through
+ * pooling): sq = u · u (binary); Gx = √(H·W · mean over H, W (sq)) (pooling, eltwise pow);
+ * D = mean over channels (Gx) + 1e-6 (reduction + eltwise post-op); S = 1 + weight · Gx / D
+ * (binary div + mul, eltwise post-ops); u = u · S + bias (binary mul, add post-op). */
+static gboolean
+add_grn (ConvNextNetwork *net, const ConvNextLayerWeights *lw, const Act *u,
+    const BlockBuffers *bb, GError **error)
+{
+  Act sq = { bb->sq, u->dt, u->n, u->c, u->h, u->w };
+  Act g = { bb->g, dnnl_f32, u->n, u->c, 1, 1 };
+  dnnl_dims_t g_dims = { u->n, u->c }, d_dims = { u->n, 1 }, w_dims = { 1, u->c };
+  dnnl_dims_t b_dims = { 1, u->c, 1, 1 };
+  dnnl_memory_t u_img, sq_img, g_img, g_rows, d_rows, weight, bias;
+
+  if (!as_image (net, u, &u_img, error) || !as_image (net, &sq, &sq_img, error)
+      || !as_image (net, &g, &g_img, error)
+      || !as_tensor (net, bb->g, dnnl_f32, 2, g_dims, dnnl_ab, &g_rows, error)
+      || !as_tensor (net, bb->d, dnnl_f32, 2, d_dims, dnnl_ab, &d_rows, error)
+      || !as_tensor (net, lw->grn_weight, dnnl_f32, 2, w_dims, dnnl_ab, &weight, error)
+      || !as_tensor (net, lw->grn_bias, dnnl_f32, 4, b_dims, dnnl_nhwc, &bias, error))
+    return FALSE;
+  return add_binary (net, dnnl_binary_mul, u_img, u_img, sq_img, error)
+      && add_mean (net, sq_img, g_img, error)
+      && add_eltwise (net, g_rows, dnnl_eltwise_pow, sqrtf ((float) (u->h * u->w)), 0.5f, error)
+      && add_fused (net, dnnl_reduction_mean, g_rows, NULL, d_rows, (PostOp[]) {
+            { dnnl_eltwise_linear, NULL, 1.f, 1e-6f } }, 1, error)
+      && add_fused (net, dnnl_binary_div, g_rows, d_rows, g_rows, (PostOp[]) {
+            { dnnl_binary_mul, weight, 0, 0 }, { dnnl_eltwise_linear, NULL, 1.f, 1.f } }, 2, error)
+      && add_fused (net, dnnl_binary_mul, u_img, g_img, u_img, (PostOp[]) {
+            { dnnl_binary_add, bias, 0, 0 } }, 1, error);
+}
 
 static gboolean
 add_block (ConvNextNetwork *net, const ConvNextLayerWeights *lw, const BlockBuffers *bb,
@@ -678,6 +819,7 @@ add_block (ConvNextNetwork *net, const ConvNextLayerWeights *lw, const BlockBuff
       && add_layer_norm (net, t_rows, t_rows, lw->norm_weight, lw->norm_bias, CONVNEXT_LN_EPS,
           error)
       && add_pwconv1 (net, lw, t_rows, u_rows, error)
+      && (lw->grn_weight == NULL || add_grn (net, lw, &u, bb, error))
       && add_pwconv2 (net, lw, u_rows, x_rows, t_rows, error);
 }
 
@@ -787,6 +929,41 @@ add_copy (ConvNextNetwork *net, const Act *x, Act *copy, GError **error)
       && add_reorder (net, x_img, copy_img, error);
 }
 
+/* A backbone's feature map of hidden state @x: hidden_states_norms.<stage>, a channels-first
+ * LayerNorm (eps 1e-6) = LN over the channels of each NHWC row, into @map (f32).  In bf16
+ * the state is first copied to f32 (oneDNN 2.6's LN writes the data type it reads). */
+static gboolean
+add_feature_map (ConvNextNetwork *net, const Act *x, const float *weight, const float *bias,
+    Act *map, GError **error)
+{
+  dnnl_memory_t x_rows, map_rows;
+
+  if (x->dt != dnnl_f32) {
+    if (!add_copy (net, x, map, error) || !as_rows (net, map, &map_rows, error))
+      return FALSE;
+    return add_layer_norm (net, map_rows, map_rows, weight, bias, CONVNEXT_LN_EPS, error);
+  }
+  *map = *x;
+  return new_buffer (net, (guint64) x->n * x->c * x->h * x->w * 4, &map->data, error)
+      && as_rows (net, x, &x_rows, error) && as_rows (net, map, &map_rows, error)
+      && add_layer_norm (net, x_rows, map_rows, weight, bias, CONVNEXT_LN_EPS, error);
+}
+
+/* The feature maps that hidden state @index feeds (a backbone's, in out_indices order). */
+static gboolean
+add_feature_maps_of (ConvNextNetwork *net, guint index, const Act *x, GError **error)
+{
+  const ConvNextConfig *cfg = net->backend->cfg;
+  const ConvNextWeights *w = net->backend->w;
+
+  for (guint k = 0; k < net->n_features; k++) {
+    if (cfg->out_indices[k] == index && !add_feature_map (net, x, w->feature_norm_weight[index],
+            w->feature_norm_bias[index], &net->features[k], error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* Shares one buffer among all steps (they run one after the other): points @users at a
  * new buffer of @size bytes. */
 static gboolean
@@ -824,12 +1001,26 @@ build (ConvNextNetwork *net, GError **error)
   if (!new_buffer (net, max_elements * 4, &bb.t, error)
       || !new_buffer (net, max_elements * 4 * 4, &bb.u, error))
     return FALSE;
+  if (cfg->version == 2) {
+    guint max_c = 0;
+    for (guint s = 0; s < S; s++)
+      max_c = MAX (max_c, cfg->hidden_sizes[s]);
+    if (!new_buffer (net, max_elements * 4 * 4, &bb.sq, error)
+        || !new_buffer (net, (guint64) net->batch * 4 * max_c * 4, (void **) &bb.g, error)
+        || !new_buffer (net, (guint64) net->batch * 4, (void **) &bb.d, error))
+      return FALSE;
+  }
   net->n_hidden = S + 1;
   if (net->keep_hidden)
     net->hidden = g_new0 (Act, S + 1);
+  if (w->head == CONVNEXT_HEAD_BACKBONE) {
+    net->n_features = cfg->n_out_indices;
+    net->features = g_new0 (Act, net->n_features);
+  }
 
   if (!add_embeddings (net, &x[0], error)
-      || (net->keep_hidden && !add_copy (net, &x[0], &net->hidden[0], error)))
+      || (net->keep_hidden && !add_copy (net, &x[0], &net->hidden[0], error))
+      || !add_feature_maps_of (net, 0, &x[0], error))
     return FALSE;
   for (guint s = 0; s < S; s++) {
     if (s > 0 && !add_downsampling (net, &w->stages[s], &x[s - 1], &x[s], bb.t, error))
@@ -843,8 +1034,11 @@ build (ConvNextNetwork *net, GError **error)
       net->hidden[s + 1] = x[s];
     else if (net->keep_hidden && !add_copy (net, &x[s], &net->hidden[s + 1], error))
       return FALSE;
+    if (!add_feature_maps_of (net, s + 1, &x[s], error))
+      return FALSE;
   }
-  return add_head (net, &x[S - 1], error)
+  /* a backbone has no final LayerNorm: no pooler, no head */
+  return (w->final_norm_weight == NULL || add_head (net, &x[S - 1], error))
       && share_buffer (net, net->scratch_users, net->scratch_size, &net->scratchpad, error)
       && share_buffer (net, net->staging_users, net->staging_size, &net->staging, error);
 }
@@ -911,6 +1105,7 @@ convnext_network_free (ConvNextNetwork *net)
   if (net->stream != NULL)
     dnnl_stream_destroy (net->stream);
   g_free (net->hidden);
+  g_free (net->features);
   g_free (net);
 }
 
@@ -934,9 +1129,24 @@ run (ConvNextNetwork *net, const float *pixel_values, GError **error)
   return TRUE;
 }
 
+/* @a (NHWC f32) into @out in NCHW order. */
+static void
+to_nchw (const Act *a, float *out)
+{
+  gsize hw = a->h * a->w, c = a->c;
+
+  for (gsize n = 0; n < (gsize) a->n; n++) {
+    const float *src = (const float *) a->data + n * hw * c;
+    float *dst = out + n * c * hw;
+    for (gsize p = 0; p < hw; p++)
+      for (gsize k = 0; k < c; k++)
+        dst[k * hw + p] = src[p * c + k];
+  }
+}
+
 gboolean
 convnext_network_forward (ConvNextNetwork *net, const float *pixel_values, float *logits,
-    float *pooler_output, GError **error)
+    float *pooler_output, float *const *feature_maps, GError **error)
 {
   int saved = threads_enter (net->n_threads);
   gboolean ok = run (net, pixel_values, error);
@@ -946,9 +1156,13 @@ convnext_network_forward (ConvNextNetwork *net, const float *pixel_values, float
     return FALSE;
   if (logits != NULL && net->logits != NULL)
     memcpy (logits, net->logits, sizeof (float) * net->batch * net->backend->w->num_labels);
-  if (pooler_output != NULL)
+  if (pooler_output != NULL && net->pooler != NULL)
     memcpy (pooler_output, net->pooler, sizeof (float) * net->batch
         * net->backend->cfg->hidden_sizes[net->backend->cfg->num_stages - 1]);
+  for (guint k = 0; feature_maps != NULL && k < net->n_features; k++) {
+    if (feature_maps[k] != NULL)
+      to_nchw (&net->features[k], feature_maps[k]);
+  }
   return TRUE;
 }
 
@@ -957,7 +1171,6 @@ convnext_network_get_hidden_state (const ConvNextNetwork *net, guint index, guin
     float *out)
 {
   const Act *a;
-  gsize hw, c;
 
   if (net->hidden == NULL || index >= net->n_hidden)
     return FALSE;
@@ -966,17 +1179,7 @@ convnext_network_get_hidden_state (const ConvNextNetwork *net, guint index, guin
   shape[1] = a->c;
   shape[2] = a->h;
   shape[3] = a->w;
-  if (out == NULL)
-    return TRUE;
-  /* NHWC → NCHW */
-  hw = a->h * a->w;
-  c = a->c;
-  for (gsize n = 0; n < (gsize) a->n; n++) {
-    const float *src = (const float *) a->data + n * hw * c;
-    float *dst = out + n * c * hw;
-    for (gsize p = 0; p < hw; p++)
-      for (gsize k = 0; k < c; k++)
-        dst[k * hw + p] = src[p * c + k];
-  }
+  if (out != NULL)
+    to_nchw (a, out);
   return TRUE;
 }

@@ -37,10 +37,11 @@ void convnext_network_free (ConvNextNetwork *net);
 gboolean convnext_network_matches (const ConvNextNetwork *net, guint batch, guint height,
     guint width, gboolean keep_hidden);
 
-/* Runs the network; allocates nothing.  @logits [batch, num_labels] and @pooler_output
- * [batch, C_last] are nullable. */
+/* Runs the network; allocates nothing.  @logits [batch, num_labels], @pooler_output
+ * [batch, C_last] (absent for a backbone: left alone) and @feature_maps (a backbone's:
+ * [n_out_indices] pointers, each [batch, C, H, W] NCHW or NULL) are nullable. */
 gboolean convnext_network_forward (ConvNextNetwork *net, const float *pixel_values,
-    float *logits, float *pooler_output, GError **error);
+    float *logits, float *pooler_output, float *const *feature_maps, GError **error);
 
 /* Hidden state @index of the last forward (needs keep_hidden): [N, C, H, W] into @shape,
  * and, when @out is not NULL, the values in NCHW order. */

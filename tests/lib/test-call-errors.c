@@ -10,6 +10,7 @@
 /* patch_size 2, 3 stages: the input must be at least 8x8 (8 -> 4 -> 2 -> 1). */
 #define MODEL "small-relu-p2"
 #define BARE "bare-model"
+#define BACKBONE "backbone-v1"      /* 4 stages, patch 4: out_features stem, stage2, stage4 */
 #define CASE "small-relu-p2-b2-24x36"
 
 static ConvNextModel *
@@ -296,6 +297,44 @@ test_hidden_state_out_of_range (void)
   expect_hidden_state_error (model, G_MAXUINT);
 }
 
+/* A backbone has feature maps, not logits or pooler_output; other models have no feature maps. */
+static void
+test_backbone_outputs (void)
+{
+  g_autoptr (ConvNextModel) backbone = load (BACKBONE, FALSE);
+  g_autoptr (ConvNextModel) model = load (MODEL, FALSE);
+  g_autoptr (GError) error = NULL;
+  g_autofree float *pixels = g_new0 (float, 3 * 64 * 64);
+  g_autofree float *out = g_new0 (float, 64 * 64 * 64);
+  float *maps[3] = { out, NULL, NULL };
+  guint shape[4];
+
+  g_assert_cmpuint (convnext_model_get_num_feature_maps (backbone), ==, 3);
+  g_assert_cmpuint (convnext_model_get_num_feature_maps (model), ==, 0);
+  g_assert_cmpuint (convnext_model_get_num_labels (backbone), ==, 0);
+  g_assert_false (convnext_model_get_feature_map_shape (backbone, 3, 1, 64, 64, shape));
+  g_assert_false (convnext_model_get_feature_map_shape (backbone, 0, 1, 16, 16, shape));  /* too small */
+  g_assert_false (convnext_model_get_feature_map_shape (model, 0, 1, 64, 64, shape));
+
+  g_assert_false (convnext_model_forward (backbone, pixels, 1, 64, 64, NULL, out, &error));
+  g_assert_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT);
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  g_assert_false (convnext_model_forward (backbone, pixels, 1, 64, 64, out, NULL, &error));
+  g_assert_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT);
+  g_clear_error (&error);
+  g_assert_false (convnext_model_forward_features (model, pixels, 1, 64, 64, maps, &error));
+  g_assert_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT);
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  g_assert_false (convnext_model_forward_features (backbone, pixels, 1, 7, 7, maps, &error));
+  g_assert_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT);
+  g_clear_error (&error);
+  /* still usable: the stem map only */
+  g_assert_true (convnext_model_forward_features (backbone, pixels, 1, 64, 64, maps, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -318,6 +357,7 @@ main (int argc, char **argv)
   g_test_add_func ("/call-errors/hidden-state-not-kept", test_hidden_state_not_kept);
   g_test_add_func ("/call-errors/hidden-state-before-forward", test_hidden_state_before_forward);
   g_test_add_func ("/call-errors/hidden-state-out-of-range", test_hidden_state_out_of_range);
+  g_test_add_func ("/call-errors/backbone-outputs", test_backbone_outputs);
 
   return g_test_run ();
 }

@@ -1,6 +1,7 @@
 /* Parity: libconvnext against the PyTorch reference outputs recorded in tests/fixtures/.
  *
- * For every case of manifest.json: logits and pooler_output (/parity/<case>/outputs), every hidden
+ * For every case of manifest.json: logits and pooler_output (/parity/<case>/outputs), a backbone's
+ * feature maps (/parity/<case>/feature-maps), every hidden
  * state (/parity/<case>/hidden-states) and softmax top-k with labels (/parity/<case>/top-k); for every
  * model, what the getters report (/parity/model/<model>).  Bar: max |Δ| <= 1e-4 · max (1, max |ref|)
  * per tensor.  The measured numbers are logged as TAP comments. */
@@ -16,29 +17,6 @@ static guint
 int_member (JsonObject *o, const char *key)
 {
   return (guint) json_object_get_int_member (o, key);
-}
-
-/* ConvNeXt V2 and backbone checkpoints load, but the forward pass cannot run them yet: the
- * library must refuse them (UNSUPPORTED) instead of computing something else. */
-static gboolean
-runnable (JsonObject *m)
-{
-  return json_object_get_int_member (m, "version") == 1
-      && json_object_get_boolean_member (m, "has_pooler");
-}
-
-static void
-test_refused (gconstpointer data)
-{
-  JsonObject *m = (JsonObject *) data;
-  g_autofree char *dir = fixtures_model_dir (json_object_get_string_member (m, "name"));
-  g_autoptr (GError) error = NULL;
-  g_autoptr (ConvNextModel) model = convnext_model_new (dir, NULL, &error);
-
-  g_assert_null (model);
-  g_assert_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED);
-  if (error)
-    g_test_message ("%s", error->message);
 }
 
 /* Loads fixture model @name; NULL (test marked failed) if the engine refuses it. */
@@ -61,25 +39,40 @@ load_model (const char *name, guint n_threads, gboolean hidden_states)
 }
 
 /* Runs @c's input through @model; @logits / @pooled get g_new'd outputs (logits NULL for a bare
- * model).  FALSE (test marked failed) if the forward call fails. */
+ * model or a backbone, pooled NULL for a backbone; a backbone's feature maps go to @maps, or
+ * nowhere if it is NULL).  FALSE (test marked failed) if the forward call fails. */
 static gboolean
-forward_case (ConvNextModel *model, JsonObject *c, float **logits, float **pooled)
+forward_case_maps (ConvNextModel *model, JsonObject *c, float **logits, float **pooled, float **maps)
 {
   NpyArray input;
   g_autoptr (GError) error = NULL;
+  g_autofree float **none = NULL;
+  gboolean ok;
 
   fixtures_load_npy (json_object_get_string_member (c, "input"), &input);
   g_assert_cmpuint (input.n_dims, ==, 4);
   guint n = input.shape[0], h = input.shape[2], w = input.shape[3];
   guint num_labels = convnext_model_get_num_labels (model);
   *logits = num_labels ? g_new0 (float, n * num_labels) : NULL;
-  *pooled = g_new0 (float, n * convnext_model_get_hidden_size (model));
-  gboolean ok = convnext_model_forward (model, input.data, n, h, w, *logits, *pooled, &error);
+  *pooled = NULL;
+  if (convnext_model_get_num_feature_maps (model) > 0) {
+    none = g_new0 (float *, convnext_model_get_num_feature_maps (model));
+    ok = convnext_model_forward_features (model, input.data, n, h, w, maps ? maps : none, &error);
+  } else {
+    *pooled = g_new0 (float, n * convnext_model_get_hidden_size (model));
+    ok = convnext_model_forward (model, input.data, n, h, w, *logits, *pooled, &error);
+  }
   if (!ok)
     g_test_fail_printf ("convnext_model_forward ([%u,%u,%u,%u]): %s", n, (guint) input.shape[1], h, w,
         error ? error->message : "FALSE without error");
   npy_clear (&input);
   return ok;
+}
+
+static gboolean
+forward_case (ConvNextModel *model, JsonObject *c, float **logits, float **pooled)
+{
+  return forward_case_maps (model, c, logits, pooled, NULL);
 }
 
 /* Compares the outputs of one forward call of @c with the recorded ones. */
@@ -98,10 +91,52 @@ check_outputs (JsonObject *c, const float *logits, const float *pooled, const ch
     npy_clear (&ref);
     g_clear_pointer (&what, g_free);
   }
+  if (json_object_get_null_member (c, "pooler_output"))   /* a backbone */
+    return;
   fixtures_load_npy (json_object_get_string_member (c, "pooler_output"), &ref);
   what = g_strdup_printf ("%s%spooler_output", tag, *tag ? " " : "");
   check_close (what, pooled, ref.data, ref.n_elements);
   npy_clear (&ref);
+}
+
+/* A backbone's feature maps, with the shapes the getter reports. */
+static void
+test_feature_maps (gconstpointer data)
+{
+  JsonObject *c = (JsonObject *) data;
+  g_autoptr (ConvNextModel) model = load_model (json_object_get_string_member (c, "model"), 1, FALSE);
+  JsonArray *files = json_object_get_array_member (c, "feature_maps");
+  JsonArray *shapes = json_object_get_array_member (c, "feature_map_shapes");
+  JsonArray *in = json_object_get_array_member (c, "input_shape");
+  guint n = json_array_get_length (files);
+  g_autofree float **maps = g_new0 (float *, n);
+  g_autofree float *logits = NULL;
+  g_autofree float *pooled = NULL;
+
+  if (!model)
+    return;
+  g_assert_cmpuint (convnext_model_get_num_feature_maps (model), ==, n);
+  for (guint k = 0; k < n; k++) {
+    JsonArray *want = json_array_get_array_element (shapes, k);
+    guint shape[4];
+    g_assert_true (convnext_model_get_feature_map_shape (model, k, json_array_get_int_element (in, 0),
+            json_array_get_int_element (in, 2), json_array_get_int_element (in, 3), shape));
+    for (guint d = 0; d < 4; d++)
+      g_assert_cmpuint (shape[d], ==, json_array_get_int_element (want, d));
+    maps[k] = g_new0 (float, (gsize) shape[0] * shape[1] * shape[2] * shape[3]);
+  }
+  g_assert_false (convnext_model_get_feature_map_shape (model, n, 1, 64, 64, (guint[4]) { 0 }));
+  if (forward_case_maps (model, c, &logits, &pooled, maps)) {
+    for (guint k = 0; k < n; k++) {
+      NpyArray ref;
+      g_autofree char *what = g_strdup_printf ("feature_maps[%u]", k);
+      fixtures_load_npy (json_array_get_string_element (files, k), &ref);
+      check_close (what, maps[k], ref.data, ref.n_elements);
+      npy_clear (&ref);
+    }
+  }
+  for (guint k = 0; k < n; k++)
+    g_free (maps[k]);
 }
 
 static void
@@ -316,23 +351,21 @@ main (int argc, char **argv)
     JsonObject *m = json_array_get_object_element (models, i);
     const char *name = json_object_get_string_member (m, "name");
     g_autofree char *path = g_strdup_printf ("/parity/model/%s", name);
-    g_autofree char *refused = g_strdup_printf ("/parity/model/%s/refused", name);
-    if (runnable (m))
-      g_test_add_data_func (path, m, test_model);
-    else
-      g_test_add_data_func (refused, m, test_refused);
+    g_test_add_data_func (path, m, test_model);
   }
 
   JsonArray *cases = fixtures_cases ();
   for (guint i = 0; i < json_array_get_length (cases); i++) {
     JsonObject *c = json_array_get_object_element (cases, i);
     const char *name = json_object_get_string_member (c, "name");
-    if (!runnable (fixtures_model (json_object_get_string_member (c, "model"))))
-      continue;
     g_autofree char *outputs = g_strdup_printf ("/parity/%s/outputs", name);
     g_autofree char *hidden = g_strdup_printf ("/parity/%s/hidden-states", name);
     g_autofree char *top = g_strdup_printf ("/parity/%s/top-k", name);
     g_test_add_data_func (outputs, c, test_outputs);
+    if (json_object_has_member (c, "feature_maps")) {
+      g_autofree char *maps = g_strdup_printf ("/parity/%s/feature-maps", name);
+      g_test_add_data_func (maps, c, test_feature_maps);
+    }
     if (json_array_get_length (json_object_get_array_member (c, "hidden_states")) > 0)
       g_test_add_data_func (hidden, c, test_hidden_states);
     if (!json_object_get_null_member (c, "logits"))

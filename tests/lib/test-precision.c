@@ -1,7 +1,7 @@
 /* Property: CONVNEXT_PRECISION_BF16 stays close to the float reference.
  *
  * bf16 keeps 8 significant bits, so the bar is loose: max |Δ| <= BF16_REL_TOL · max (1, max |ref|) on
- * logits and pooler_output of the tiny-shaped F32 fixture.  Simulating bf16 inputs to every convolution
+ * logits and pooler_output of the tiny-shaped F32 fixture (and of the V2 one).  Simulating bf16 inputs to every convolution
  * and matmul (f32 accumulation) in the PyTorch reference gives 0.7 % on these cases; the bar leaves 7x
  * headroom for bf16 activations between primitives.  The top-1 class must agree wherever the reference's
  * top-2 margin exceeds twice the bar.  Skipped where the CPU has no bf16 (CONVNEXT_ERROR_UNSUPPORTED). */
@@ -103,6 +103,8 @@ main (int argc, char **argv)
 
   g_test_add_data_func ("/precision/bf16/tiny-f32-b1-64x64", "tiny-f32-b1-64x64", test_bf16);
   g_test_add_data_func ("/precision/bf16/tiny-f32-b3-48x40", "tiny-f32-b3-48x40", test_bf16);
+  /* ConvNeXt V2: GRN's statistics come from bf16 activations */
+  g_test_add_data_func ("/precision/bf16/v2-f32-b2-64x48", "v2-f32-b2-64x48", test_bf16);
 
   return g_test_run ();
 }
