@@ -13,7 +13,12 @@
  * outputs YUV for them, and videoconvert's chroma upsampling differs from libjpeg's by up to 9
  * levels).  Files gdk-pixbuf cannot read go through GStreamer (uridecodebin ! videoconvert !
  * RGB appsink: its first video frame).  Then libconvnext preprocesses as
- * ConvNextImageProcessor would.  --repeat N times the
+ * ConvNextImageProcessor would.  A backbone checkpoint (ConvNextBackbone,
+ * ConvNextV2Backbone) prints its feature maps' shapes instead of classes:
+ *
+ *   {"input": "cat.jpg", "feature_maps": [{"stage": "stage2", "shape": [192, 28, 28]}, …]}
+ *
+ * and --features FILE.npy writes them (see --help).  --repeat N times the
  * forward pass instead and prints one JSON line with median/min/max milliseconds.
  * Any error: a one-line message on stderr and exit status 1.  An image that cannot be read
  * or decoded is reported that way and skipped; the others are still classified. */
@@ -41,6 +46,7 @@ static char *opt_precision = NULL;
 static gboolean opt_logits = FALSE;
 static char *opt_input_tensor = NULL;
 static char *opt_dump = NULL;
+static char *opt_features = NULL;
 static int opt_repeat = 0;
 static char **opt_images = NULL;
 
@@ -59,6 +65,10 @@ static GOptionEntry entries[] = {
     "float32 pixel_values [N, C, H, W] (.npy) instead of images", "FILE.npy" },
   { "dump-pixel-values", 'd', 0, G_OPTION_ARG_FILENAME, &opt_dump,
     "Write the preprocessed pixel_values [N, 3, H, W] of the images to a .npy file", "FILE.npy" },
+  { "features", 'f', 0, G_OPTION_ARG_FILENAME, &opt_features,
+    "Backbone checkpoints: write the feature maps of all inputs (one batch) as float32 "
+    ".npy [N, C, H, W] (NCHW, C order): to FILE.npy when one stage is selected, else to "
+    "FILE-<stage>.npy for each (stem, stage1...)", "FILE.npy" },
   { "repeat", 'r', 0, G_OPTION_ARG_INT, &opt_repeat,
     "Time the forward pass: one warm-up, then N runs; print median/min/max ms", "N" },
   { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_images, NULL, "[IMAGE…]" },
@@ -374,6 +384,76 @@ print_result (ConvNextModel *model, const Input *in, guint index, const float *l
   print_json (b);
 }
 
+/* transformers' stage_names */
+static char *
+stage_name (guint index)
+{
+  return index == 0 ? g_strdup ("stem") : g_strdup_printf ("stage%u", index);
+}
+
+/* --features: map k to FILE.npy (one map) or FILE-<stage>.npy. */
+static char *
+features_path (ConvNextModel *model, guint k)
+{
+  guint n_idx;
+  const guint *idx = convnext_model_get_out_indices (model, &n_idx);
+  g_autofree char *stage = stage_name (idx[k]);
+  g_autofree char *stem = g_str_has_suffix (opt_features, ".npy")
+      ? g_strndup (opt_features, strlen (opt_features) - 4) : g_strdup (opt_features);
+
+  if (convnext_model_get_num_feature_maps (model) == 1)
+    return g_strdup (opt_features);
+  return g_strdup_printf ("%s-%s.npy", stem, stage);
+}
+
+/* One forward: a backbone's feature maps (into @maps, entries may be NULL), else logits and
+ * pooler_output. */
+static gboolean
+forward (ConvNextModel *model, const float *pixel_values, guint n, guint h, guint w,
+    float *logits, float *pooler, float **maps, GError **error)
+{
+  if (convnext_model_get_num_feature_maps (model) > 0)
+    return convnext_model_forward_features (model, pixel_values, n, h, w, maps, error);
+  return convnext_model_forward (model, pixel_values, n, h, w,
+      convnext_model_get_num_labels (model) > 0 ? logits : NULL, pooler, error);
+}
+
+/* A backbone's line: the shapes of its feature maps for this input. */
+static void
+print_feature_maps (ConvNextModel *model, const Input *in, guint index)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  guint n_idx;
+  const guint *idx = convnext_model_get_out_indices (model, &n_idx);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "input");
+  json_builder_add_string_value (b, in->name);
+  if (in->is_tensor) {
+    json_builder_set_member_name (b, "index");
+    json_builder_add_int_value (b, index);
+  }
+  json_builder_set_member_name (b, "feature_maps");
+  json_builder_begin_array (b);
+  for (guint k = 0; k < convnext_model_get_num_feature_maps (model); k++) {
+    g_autofree char *stage = stage_name (idx[k]);
+    guint shape[4];
+    convnext_model_get_feature_map_shape (model, k, 1, in->h, in->w, shape);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "stage");
+    json_builder_add_string_value (b, stage);
+    json_builder_set_member_name (b, "shape");
+    json_builder_begin_array (b);
+    for (guint d = 1; d < 4; d++)
+      json_builder_add_int_value (b, shape[d]);
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  print_json (b);
+}
+
 /* Runs @inputs (same size) as one batch and prints a line per input, in order. */
 static gboolean
 classify (ConvNextModel *model, GPtrArray *inputs, GError **error)
@@ -382,8 +462,12 @@ classify (ConvNextModel *model, GPtrArray *inputs, GError **error)
   guint num_labels = convnext_model_get_num_labels (model);
   guint hidden = convnext_model_get_hidden_size (model);
   g_autofree float *pixel_values = NULL;
+  guint n_maps = convnext_model_get_num_feature_maps (model);
   g_autofree float *logits = NULL;
   g_autofree float *pooler = NULL;
+  g_autofree float **maps = g_new0 (float *, MAX (n_maps, 1));
+  gsize shapes[8][4];
+  gboolean ok;
   guint n;
 
   pixel_values = inputs->len == 1 ? NULL : concat_inputs (inputs, &n, error);
@@ -393,13 +477,32 @@ classify (ConvNextModel *model, GPtrArray *inputs, GError **error)
     return FALSE;
   logits = g_new (float, (gsize) n * MAX (num_labels, 1));
   pooler = g_new (float, (gsize) n * hidden);
-  if (!convnext_model_forward (model, pixel_values != NULL ? pixel_values : first->pixel_values,
-          n, first->h, first->w, num_labels > 0 ? logits : NULL, pooler, error))
+  for (guint k = 0; opt_features != NULL && k < n_maps && k < G_N_ELEMENTS (shapes); k++) {
+    guint shape[4];
+    convnext_model_get_feature_map_shape (model, k, n, first->h, first->w, shape);
+    for (guint d = 0; d < 4; d++)
+      shapes[k][d] = shape[d];
+    maps[k] = g_new (float, shapes[k][0] * shapes[k][1] * shapes[k][2] * shapes[k][3]);
+  }
+  ok = forward (model, pixel_values != NULL ? pixel_values : first->pixel_values, n, first->h,
+      first->w, logits, pooler, maps, error);
+  for (guint k = 0; ok && k < n_maps && maps[k] != NULL; k++) {
+    g_autofree char *path = features_path (model, k);
+    ok = npy_save (path, 4, shapes[k], maps[k], error);
+  }
+  for (guint k = 0; k < n_maps; k++)
+    g_free (maps[k]);
+  if (!ok)
     return FALSE;
   for (guint i = 0, at = 0; i < inputs->len; i++) {
     const Input *in = inputs->pdata[i];
-    for (guint j = 0; j < in->n; j++, at++)
-      print_result (model, in, j, logits + (gsize) at * num_labels, pooler + (gsize) at * hidden);
+    for (guint j = 0; j < in->n; j++, at++) {
+      if (n_maps > 0)
+        print_feature_maps (model, in, j);
+      else
+        print_result (model, in, j, logits + (gsize) at * num_labels,
+            pooler + (gsize) at * hidden);
+    }
   }
   return TRUE;
 }
@@ -433,8 +536,8 @@ benchmark (ConvNextModel *model, GPtrArray *inputs, GError **error)
   pooler = g_new (float, (gsize) n * convnext_model_get_hidden_size (model));
   for (int i = -1; i < opt_repeat; i++) {
     gint64 start = g_get_monotonic_time ();
-    if (!convnext_model_forward (model, pixel_values, n, first->h, first->w,
-            num_labels > 0 ? logits : NULL, pooler, error))
+    float *no_maps[8] = { NULL };
+    if (!forward (model, pixel_values, n, first->h, first->w, logits, pooler, no_maps, error))
       return FALSE;
     if (i >= 0)
       ms[i] = (g_get_monotonic_time () - start) / 1000.0;
@@ -552,6 +655,24 @@ run (GError **error)
   }
   /* Timing and dumping need every input at once; classification streams the images in
    * batches of up to MAX_BATCH consecutive ones of the same size. */
+  if (opt_features != NULL && convnext_model_get_num_feature_maps (model) == 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "--features: %s is not a backbone "
+        "checkpoint (ConvNextBackbone / ConvNextV2Backbone, with hidden_states_norms.* tensors)",
+        model_dir);
+    return FALSE;
+  }
+  if (opt_features != NULL && convnext_model_get_num_feature_maps (model) > 8) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "--features: at most 8 stages");
+    return FALSE;
+  }
+  /* --features writes all inputs as one batch */
+  if (opt_features != NULL && opt_repeat == 0) {
+    for (guint i = 0; i < n_images; i++) {
+      if (!load_image (&dec, opt_images[i], pre, inputs, error))
+        return FALSE;
+    }
+    return inputs->len == 0 || classify (model, inputs, error);
+  }
   if (opt_repeat > 0 || opt_dump != NULL) {
     for (guint i = 0; i < n_images; i++) {
       if (!load_image (&dec, opt_images[i], pre, inputs, error))

@@ -118,6 +118,35 @@ def main():
               and "warning" in r.stderr and "no preprocessor_config.json" in r.stderr and bare in r.stderr,
               f"no preprocessor_config.json: classified, with a warning naming the model: {r.stderr.strip()!r}")
 
+    # A backbone checkpoint (tests/fixtures): --features writes one .npy per selected stage, [N, C, H, W] as the
+    # PyTorch reference's feature_maps; each input's line lists the shapes.  --features on a classifier is an
+    # error, and tensors no module reads are named in a warning.
+    import numpy as np
+    fixtures = os.path.join(ROOT, "tests", "fixtures")
+    manifest = json.load(open(os.path.join(fixtures, "manifest.json")))
+    case = next(c for c in manifest["cases"] if c["name"] == "backbone-v1-b2-64x48")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "feat.npy")
+        r = run("--model", os.path.join(fixtures, "models", "backbone-v1"), "--input-tensor",
+                os.path.join(fixtures, case["input"]), "--features", out)
+        lines = [json.loads(l) for l in r.stdout.splitlines()]
+        check(r.returncode == 0 and len(lines) == 2
+              and [m["shape"] for m in lines[0]["feature_maps"]] == [s[1:] for s in case["feature_map_shapes"]],
+              f"backbone: a line per input with the feature maps' shapes ({r.stderr.strip()!r})")
+        for k, stage in enumerate(["stem", "stage2", "stage4"]):
+            path = os.path.join(tmp, f"feat-{stage}.npy")
+            ref = np.load(os.path.join(fixtures, case["feature_maps"][k]))
+            got = np.load(path) if os.path.exists(path) else np.zeros(0)
+            ok = got.shape == ref.shape and np.abs(got - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max())
+            check(ok, f"--features {stage}: {got.shape} within 1e-4 of the reference's feature map {k}")
+    r = run("--model", os.path.join(fixtures, "models", "mini-bin-f32"), "--input-tensor",
+            os.path.join(fixtures, "cases", "mini-bin-f32-b2-32x40", "input.npy"), "--features", "/nonexistent/x.npy")
+    check(r.returncode == 1 and "not a backbone" in r.stderr, f"--features on a classifier: {r.stderr.strip()!r}")
+    r = run("--model", os.path.join(fixtures, "models", "mini-extra-tensors"), "--input-tensor",
+            os.path.join(fixtures, "cases", "mini-extra-tensors-b1-32x32", "input.npy"))
+    check(r.returncode == 0 and "warning" in r.stderr and "aux_head.bias, aux_head.weight" in r.stderr,
+          f"unused tensors named in a warning: {r.stderr.strip()!r}")
+
     # No --model: the default model (CONVNEXT_DEFAULT_MODEL in the test environment, else the installed one).
     default = os.environ.get("CONVNEXT_DEFAULT_MODEL")
     if default:
