@@ -625,15 +625,19 @@ gst_convnext_classify_class_init (GstConvNextClassifyClass *klass)
   /**
    * GstConvNextClassify:model:
    *
-   * A Hugging Face ConvNeXt checkpoint directory (config.json, preprocessor_config.json,
-   * model.safetensors) of ConvNextForImageClassification.  Setting NULL selects the project's
-   * embedded CIFAR-10 model (environment variable CONVNEXT_DEFAULT_MODEL overrides its path).
-   * Loaded at READY→PAUSED.
+   * A Hugging Face checkpoint directory of ConvNextForImageClassification or
+   * ConvNextV2ForImageClassification: config.json, preprocessor_config.json and the weights,
+   * the first of model.safetensors, model.safetensors.index.json (sharded), pytorch_model.bin
+   * (torch.save's zip, read natively: a plain `git clone` of facebook/convnext-tiny-224
+   * works) and pytorch_model.bin.index.json; tf_model.h5 is not read (see
+   * convnext_model_new()).  Setting NULL selects the project's embedded CIFAR-10 model
+   * (environment variable CONVNEXT_DEFAULT_MODEL overrides its path).  Loaded at READY→PAUSED.
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
-          "Hugging Face ConvNeXt checkpoint directory (config.json, preprocessor_config.json, "
-          "model.safetensors); loaded at READY→PAUSED",
+          "Hugging Face ConvNeXt or ConvNeXt V2 checkpoint directory (config.json, "
+          "preprocessor_config.json, model.safetensors or pytorch_model.bin, or their sharded "
+          "*.index.json); loaded at READY→PAUSED",
           convnext_default_model_dir (),
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_TOP_K,

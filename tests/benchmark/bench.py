@@ -29,6 +29,7 @@ def prepare_model(cache):
     """The random checkpoint, its ONNX export and inputs, remade when the scripts change."""
     scripts = [os.path.join(HERE, "make_model.py"),
                os.path.join(SOURCE_ROOT, "tests", "reference", "convnext_torch.py"),
+               os.path.join(SOURCE_ROOT, "tests", "reference", "convnextv2_torch.py"),
                os.path.join(SOURCE_ROOT, "tests", "reference", "safetensors_io.py")]
     stamp = file_hash(scripts)
     out = os.path.join(cache, "model-" + stamp)
@@ -46,7 +47,7 @@ def prepare_model(cache):
     with open(manifest) as f:
         m = json.load(f)
     m["dir"] = out
-    for key in ("model_dir", "onnx", "micro_model_dir"):
+    for key in ("model_dir", "onnx", "micro_model_dir", "v2_model_dir"):
         m[key] = os.path.join(out, m[key])
     return m
 

@@ -9,6 +9,7 @@ graph in C++, so the `onnx` Python package (not packaged for Debian 12) is not n
 
 OUT_DIR/
   convnext-tiny-224-random/   config.json, preprocessor_config.json, model.safetensors (F32)
+  convnextv2-tiny-224-random/ ConvNeXt V2-T (GRN, no layer scale; tests/reference/convnextv2_torch.py)
   convnext-micro-224-random/  the same with hidden_sizes 16..128 and depths 1,1,1,1: its forward
                               is ~100x cheaper, so the element's overhead stands out from the noise
   convnext-tiny-224-random.onnx   input "pixel_values" [batch,3,224,224] -> output "logits" [batch,1000]
@@ -27,10 +28,12 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 import convnext_torch  # noqa: E402
+import convnextv2_torch  # noqa: E402
 import safetensors_io  # noqa: E402
 
 NAME = "convnext-tiny-224-random"
 MICRO_NAME = "convnext-micro-224-random"
+V2_NAME = "convnextv2-tiny-224-random"
 OPSET = 17  # the newest torch 1.13 exports; LayerNormalization is a single op from 17 on
 SEED = 20240607
 
@@ -69,6 +72,9 @@ PREPROCESSOR_CONFIG = {
 
 
 MICRO_CONFIG = {**CONFIG, "hidden_sizes": [16, 32, 64, 128], "depths": [1, 1, 1, 1]}
+# facebook/convnextv2-tiny-1k-224's shape: ConvNextV2Config has no layer_scale_init_value
+V2_CONFIG = {**{k: v for k, v in CONFIG.items() if k != "layer_scale_init_value"},
+             "architectures": ["ConvNextV2ForImageClassification"], "model_type": "convnextv2"}
 
 
 class LogitsOnly(torch.nn.Module):
@@ -89,6 +95,8 @@ def randomise(model):
         for name, p in model.named_parameters():
             if name.endswith("layer_scale_parameter"):
                 p.uniform_(0.05, 0.5)
+            elif ".grn." in name:       # zeros at init would make GRN the identity
+                p.normal_(0.0, 0.3)
             elif "layernorm" in name or "downsampling_layer.0" in name:
                 if name.endswith("weight"):
                     p.normal_(1.0, 0.1)
@@ -125,6 +133,9 @@ def main():
     micro = convnext_torch.ConvNextForImageClassification(MICRO_CONFIG).eval()
     randomise(micro)
     save_checkpoint(micro, MICRO_CONFIG, os.path.join(args.out, MICRO_NAME))
+    v2 = convnextv2_torch.ConvNextV2ForImageClassification(V2_CONFIG).eval()
+    randomise(v2)
+    save_checkpoint(v2, V2_CONFIG, os.path.join(args.out, V2_NAME))
 
     gen = torch.Generator().manual_seed(SEED + 1)
     inputs = {b: torch.randn(b, 3, 224, 224, generator=gen) for b in (1, 8)}
@@ -143,6 +154,7 @@ def main():
         "model_dir": NAME,  # relative to OUT_DIR, so that the directory can be moved
         "onnx": NAME + ".onnx",
         "micro_model_dir": MICRO_NAME,
+        "v2_model_dir": V2_NAME,
         "onnx_opset": OPSET,
         "torch_version": torch.__version__,
         "seed": SEED,

@@ -1,6 +1,7 @@
 """libconvnext itself: `convnext-classify --input-tensor X.npy --repeat N` (one warm-up, then N
 forwards; one JSON line with median/min/max ms) at f32 and bf16, batch 1 and 8; its logits
-against PyTorch; its peak RSS against the weights."""
+against PyTorch; its peak RSS against the weights; ConvNeXt V2-T (GRN) at batch 1 against
+ConvNeXt-T in the same rounds."""
 import ctypes
 import os
 import re
@@ -8,7 +9,7 @@ import re
 import numpy as np
 
 from common import MIB, find_executable, json_lines, run
-from rounds import Family, Row, logit_check
+from rounds import Family, Row, logit_check, paired_ratio
 
 # Goals, as the largest allowed ratio of per-image medians measured in the same round:
 # issue 7 against ONNX Runtime's f32, issue 21 against OpenVINO at the same precision.
@@ -52,9 +53,9 @@ class LibConvNext(Family):
         ctx.classify = self.classify
         return None
 
-    def argv(self, ctx, precision, batch, env=None):
+    def argv(self, ctx, precision, batch, env=None, model_dir=None):
         def argv(repeat, logits_out):
-            return ([self.classify, "--model", ctx.model["model_dir"],
+            return ([self.classify, "--model", model_dir or ctx.model["model_dir"],
                      "--input-tensor", ctx.input_tensor(batch), "--repeat", str(repeat),
                      "--threads", str(ctx.threads), "--precision", precision], env)
         return argv
@@ -63,7 +64,11 @@ class LibConvNext(Family):
         return [Row("libconvnext", f"libconvnext {p} b{b}", p, b, self.argv(ctx, p, b),
                     onednn=self.onednn and f"{self.onednn} (Debian)", targets=TARGETS[p],
                     probe=(p == "f32" and b == 1))
-                for b in (1, 8) for p in ("f32", "bf16")]
+                for b in (1, 8) for p in ("f32", "bf16")] + [
+                Row("libconvnext", f"libconvnext V2 {p} b1", p, 1,
+                    self.argv(ctx, p, 1, model_dir=ctx.model["v2_model_dir"]),
+                    onednn=self.onednn and f"{self.onednn} (Debian)", variant="convnextv2")
+                for p in ("f32", "bf16")]
 
     def checks(self, ctx):
         """One untimed `--logits` run per precision at batch 8 against the PyTorch logits."""
@@ -86,6 +91,22 @@ class LibConvNext(Family):
         return checks
 
     def extras(self, ctx):
+        return self.rss_extras(ctx) + self.v2_extras(ctx)
+
+    def v2_extras(self, ctx):
+        """What GRN costs: the V2-T forward over the V1-T one, per round (same shapes)."""
+        out = []
+        for p in ("f32", "bf16"):
+            v1 = ctx.row("libconvnext", p, 1)
+            v2 = next((r for r in ctx.rows if r.variant == "convnextv2" and r.precision == p), None)
+            ratio, ratios = paired_ratio(v2, [v1]) if v1 and v2 and not v1.na else (None, [])
+            out.append({"name": f"ConvNeXt V2-T / ConvNeXt-T, libconvnext {p} b1",
+                        "value": "n/a" if ratio is None else f"{ratio:.2f}x",
+                        "target": "-", "result": "-",
+                        "round_ratios": [round(r, 3) for r in ratios]})
+        return out
+
+    def rss_extras(self, ctx):
         row = ctx.row("libconvnext", "f32", 1)
         s = row.summary() if row else None
         weights = ctx.model["weights_bytes"]
