@@ -342,13 +342,10 @@ print_json (JsonBuilder *b)
   g_print ("%s\n", text);
 }
 
+/* Opens an input's line: {"input": name[, "index": i] */
 static void
-print_result (ConvNextModel *model, const Input *in, guint index, const float *logits,
-    const float *pooler)
+begin_line (JsonBuilder *b, const Input *in, guint index)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  guint num_labels = convnext_model_get_num_labels (model);
-
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "input");
   json_builder_add_string_value (b, in->name);
@@ -356,6 +353,16 @@ print_result (ConvNextModel *model, const Input *in, guint index, const float *l
     json_builder_set_member_name (b, "index");
     json_builder_add_int_value (b, index);
   }
+}
+
+static void
+print_result (ConvNextModel *model, const Input *in, guint index, const float *logits,
+    const float *pooler)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  guint num_labels = convnext_model_get_num_labels (model);
+
+  begin_line (b, in, index);
   if (num_labels > 0) {
     guint room = MAX (1, MIN ((guint) opt_top_k, num_labels));
     g_autofree ConvNextClass *top = g_new (ConvNextClass, room);
@@ -426,13 +433,7 @@ print_feature_maps (ConvNextModel *model, const Input *in, guint index)
   guint n_idx;
   const guint *idx = convnext_model_get_out_indices (model, &n_idx);
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "input");
-  json_builder_add_string_value (b, in->name);
-  if (in->is_tensor) {
-    json_builder_set_member_name (b, "index");
-    json_builder_add_int_value (b, index);
-  }
+  begin_line (b, in, index);
   json_builder_set_member_name (b, "feature_maps");
   json_builder_begin_array (b);
   for (guint k = 0; k < convnext_model_get_num_feature_maps (model); k++) {
