@@ -152,6 +152,7 @@ get_storage (Reader *r, const char *tensor, const ConvNextPickleValue *pid, GErr
     s->data = copy;
   }
   if (s->data == NULL) {
+    g_prefix_error (error, "tensor %s, storage %s: ", tensor, key);
     g_free (s);
     return NULL;
   }

@@ -194,7 +194,7 @@ def main():
     data_at = info.header_offset + 30 + name_len + extra_len  # after the local header
     bad = bytearray(valid)
     bad[data_at] ^= 0x40
-    case("bad-crc.bin", bytes(bad), "INVALID_WEIGHTS", ["CRC-32", f"{prefix}/data/{key0}"],
+    case("bad-crc.bin", bytes(bad), "INVALID_WEIGHTS", ["CRC-32", f"{prefix}/data/{key0}", f"tensor {name0}"],
          "one bit flipped in the data of storage 0")
     case("missing-entry.bin", write_zip([(n, d) for n, d in entries(valid) if n != f"{prefix}/data/{key0}"]),
          "INVALID_WEIGHTS", [f"{prefix}/data/{key0}", name0], "the entry of storage 0 left out")
