@@ -3,7 +3,8 @@
  * fixture's config.json and loads it in a child process (g_test_trap_subprocess) whose address space is
  * capped at 1 GiB (except under AddressSanitizer, which reserves more), so that an unbounded allocation
  * fails the test instead of the machine; the child must get the CONVNEXT_ERROR code of the manifest
- * with a message naming the file and the listed strings, or ("ok") load the model.  For the malicious
+ * with a message naming the file and the listed strings, or ("ok") load the model and compute the same
+ * logits as valid.bin.  For the malicious
  * files, whose pickle runs `touch "$CONVNEXT_MARKER"` under Python's pickle (make_hostile.py checks
  * that), the marker must not exist afterwards. */
 #include <stdlib.h>
@@ -49,8 +50,19 @@ load_and_check (JsonObject *c, const char *dir)
 #endif
   model = convnext_model_new (dir, NULL, &error);
   if (g_str_equal (code, "ok")) {
+    g_autofree char *valid_dir = g_build_filename (dir, "valid", NULL);
+    g_autoptr (ConvNextModel) valid = convnext_model_new (valid_dir, NULL, &error);
+    float pixels[3 * 32 * 32], got[2], want[2];
+
     g_assert_no_error (error);
     g_assert_nonnull (model);
+    g_assert_nonnull (valid);
+    /* the same weights as valid.bin, so the same logits to the bit */
+    for (guint i = 0; i < G_N_ELEMENTS (pixels); i++)
+      pixels[i] = (float) (i % 17) / 8.f - 1.f;
+    g_assert_true (convnext_model_forward (model, pixels, 1, 32, 32, got, NULL, &error));
+    g_assert_true (convnext_model_forward (valid, pixels, 1, 32, 32, want, NULL, &error));
+    g_assert_cmpmem (got, sizeof got, want, sizeof want);
     return;
   }
   g_assert_null (model);
@@ -89,6 +101,16 @@ test_case (gconstpointer data)
   to_weights = g_build_filename (dir, "pytorch_model.bin", NULL);
   fixtures_copy_file (config, to_config);
   fixtures_copy_file (src, to_weights);
+  if (g_str_equal (json_object_get_string_member (c, "code"), "ok")) {
+    /* the reference for the child's comparison: valid.bin beside it */
+    g_autofree char *valid_dir = g_build_filename (dir, "valid", NULL);
+    g_autofree char *valid_config = g_build_filename (valid_dir, "config.json", NULL);
+    g_autofree char *valid_weights = g_build_filename (valid_dir, "pytorch_model.bin", NULL);
+    g_autofree char *valid_src = fixtures_path ("hostile/valid.bin");
+    g_assert_cmpint (g_mkdir (valid_dir, 0700), ==, 0);
+    fixtures_copy_file (config, valid_config);
+    fixtures_copy_file (valid_src, valid_weights);
+  }
   marker = g_build_filename (dir, "marker", NULL);
   g_setenv ("CONVNEXT_MARKER", marker, TRUE);
   g_setenv ("CONVNEXT_TEST_DIR", dir, TRUE);

@@ -162,6 +162,8 @@ def main():
         cases.append(dict(file=name, code=code, contains=contains, covers=covers, **extra))
 
     case("valid.bin", valid, "ok", [], "the real state dict, as torch.save writes it")
+    case("deflated.bin", write_zip(entries(valid), compress={n for n, _ in entries(valid)}), "ok", [],
+         "valid.bin with every entry deflated (not what torch writes, but a zip tool might): read as copies")
     case("legacy.bin", save(sd, _use_new_zipfile_serialization=False), "UNSUPPORTED",
          ["legacy", "torch < 1.6"], "the legacy (pre-1.6, non-zip) format: refused, saying which format it is")
 
