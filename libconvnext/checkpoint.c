@@ -53,6 +53,12 @@ checkpoint_new (const char *path)
   return ck;
 }
 
+ConvNextCheckpoint *
+convnext_checkpoint_new_empty (const char *path)
+{
+  return checkpoint_new (path);
+}
+
 void
 convnext_checkpoint_free (ConvNextCheckpoint *ck)
 {

@@ -44,6 +44,8 @@ ConvNextCheckpoint *convnext_checkpoint_open_dir (const char *dir, GError **erro
  * the shards beside it), *.safetensors, else a torch.save file. */
 ConvNextCheckpoint *convnext_checkpoint_open (const char *path, GError **error);
 void convnext_checkpoint_free (ConvNextCheckpoint *ck);
+/* An empty checkpoint named @path, for readers fed from memory (the fuzzers). */
+ConvNextCheckpoint *convnext_checkpoint_new_empty (const char *path);
 
 /* The file opened (the index for a sharded checkpoint). */
 const char *convnext_checkpoint_get_path (const ConvNextCheckpoint *ck);
@@ -79,6 +81,10 @@ gboolean convnext_set_error_valist (GError **error, ConvNextError code, const ch
 
 /* safetensors.c */
 gboolean convnext_safetensors_read (ConvNextCheckpoint *ck, const char *path, GError **error);
+/* The same on @size bytes at @contents (borrowed: they must outlive @ck), named @path in
+ * messages: what the safetensors fuzzer calls. */
+gboolean convnext_safetensors_read_data (ConvNextCheckpoint *ck, const char *path,
+    const guint8 *contents, gsize size, GError **error);
 /* statedict.c */
 gboolean convnext_torch_read (ConvNextCheckpoint *ck, const char *path, GError **error);
 

@@ -154,6 +154,7 @@ read_id2label (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError **
   JsonNode *node = json_object_get_member (obj, "id2label");
   JsonObject *map;
   g_autoptr (GList) members = NULL;
+  char **labels;
   guint n;
 
   if (node == NULL || JSON_NODE_HOLDS_NULL (node)) {
@@ -174,27 +175,36 @@ read_id2label (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError **
   n = json_object_get_size (map);
   if (n > MAX_LABELS)
     return convnext_json_invalid (error, path, "id2label", node, "at most %u labels", MAX_LABELS);
-  cfg->labels = g_new0 (char *, n + 1);
+  /* Filled in key order, so it may have holes until the end: freed by count on failure. */
+  labels = g_new0 (char *, n + 1);
   members = json_object_get_members (map);
   for (GList *l = members; l != NULL; l = l->next) {
     const char *key = l->data;
     JsonNode *value = json_object_get_member (map, key);
     guint64 id;
 
-    if (!g_ascii_string_to_unsigned (key, 10, 0, n - 1, &id, NULL) || cfg->labels[id] != NULL) {
+    if (!g_ascii_string_to_unsigned (key, 10, 0, n - 1, &id, NULL) || labels[id] != NULL) {
       g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
           "invalid id2label in %s: expected keys \"0\"...\"%u\", got \"%s\"", path, n - 1, key);
-      return FALSE;
+      goto fail;
     }
     if (value == NULL || !JSON_NODE_HOLDS_VALUE (value)
         || json_node_get_value_type (value) != G_TYPE_STRING) {
       g_autofree char *k = g_strdup_printf ("id2label[\"%s\"]", key);
-      return convnext_json_invalid (error, path, k, value, "a string");
+      convnext_json_invalid (error, path, k, value, "a string");
+      goto fail;
     }
-    cfg->labels[id] = g_strdup (json_node_get_string (value));
+    labels[id] = g_strdup (json_node_get_string (value));
   }
+  cfg->labels = labels;
   cfg->n_labels = n;
   return TRUE;
+
+fail:
+  for (guint i = 0; i < n; i++)
+    g_free (labels[i]);
+  g_free (labels);
+  return FALSE;
 }
 
 /* out_features / out_indices, aligned as transformers' BackboneConfigMixin does: stage
@@ -291,21 +301,29 @@ read_out_indices (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError
 ConvNextConfig *
 convnext_config_load (const char *path, GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (ConvNextConfig) cfg = g_new0 (ConvNextConfig, 1);
   g_autoptr (GError) local = NULL;
   g_autofree char *text = NULL;
   gsize length;
-  JsonNode *root;
-  JsonObject *obj;
 
-  cfg->path = g_strdup (path);
   if (!g_file_get_contents (path, &text, &length, &local)) {
     /* GLib's message names the file */
     g_set_error_literal (error, CONVNEXT_ERROR, CONVNEXT_ERROR_IO, local->message);
     return NULL;
   }
-  if (!json_parser_load_from_data (parser, text, length, &local)) {
+  return convnext_config_parse (path, text, length, error);
+}
+
+ConvNextConfig *
+convnext_config_parse (const char *path, const char *text, gsize length, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (ConvNextConfig) cfg = g_new0 (ConvNextConfig, 1);
+  g_autoptr (GError) local = NULL;
+  JsonNode *root;
+  JsonObject *obj;
+
+  cfg->path = g_strdup (path);
+  if (!convnext_json_load (parser, text, length, &local)) {
     g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG, "invalid JSON in %s: %s",
         path, local->message);
     return NULL;

@@ -3,6 +3,8 @@
  * buffers).  One thread at a time; the model it runs is shared and immutable. */
 #include "context-private.h"
 
+#include <math.h>
+
 /* Networks kept for recently used input shapes (each owns its activation buffers; the
  * packed weights are the model's). */
 #define MAX_CACHED_NETWORKS 4
@@ -91,6 +93,29 @@ get_network (ConvNextContext *ctx, guint batch, guint height, guint width, GErro
   return net;
 }
 
+/* NaN or ±Inf input gives NaN logits: refuse it, naming the first such value.  After
+ * get_network, which has checked the sizes. */
+static gboolean
+check_finite_input (const ConvNextContext *ctx, const float *pixel_values, guint batch,
+    guint height, guint width, GError **error)
+{
+  gsize plane = (gsize) height * width;
+  gsize image = (gsize) convnext_model_get_num_channels (ctx->model) * plane;
+
+  for (gsize i = 0; i < batch * image; i++) {
+    if (!isfinite (pixel_values[i])) {
+      gsize rest = i % image;
+      g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT,
+          "pixel_values[%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT ", %"
+          G_GSIZE_FORMAT "] is %s: the input of model %s must be finite", i / image,
+          rest / plane, rest % plane / width, rest % width, isnan (pixel_values[i]) ? "NaN"
+          : pixel_values[i] > 0 ? "inf" : "-inf", convnext_model_get_name (ctx->model));
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 /* The checks and the run shared by convnext_context_forward() and _forward_features(). */
 static gboolean
 forward (ConvNextContext *ctx, const float *pixel_values, guint batch, guint height,
@@ -130,6 +155,8 @@ forward (ConvNextContext *ctx, const float *pixel_values, guint batch, guint hei
   }
   net = get_network (ctx, batch, height, width, error);
   if (net == NULL)
+    return FALSE;
+  if (!check_finite_input (ctx, pixel_values, batch, height, width, error))
     return FALSE;
   ctx->last = NULL;
   if (!convnext_network_forward (net, pixel_values, logits, pooler_output, feature_maps, error))

@@ -41,6 +41,10 @@ typedef struct {
 #define CONVNEXT_DW_KERNEL 7
 
 ConvNextConfig *convnext_config_load (const char *path, GError **error);
+/* The same on @length bytes of @text already read from @path (which only names it in
+ * messages); what the config.json fuzzer calls. */
+ConvNextConfig *convnext_config_parse (const char *path, const char *text, gsize length,
+    GError **error);
 void convnext_config_free (ConvNextConfig *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextConfig, convnext_config_free)
 

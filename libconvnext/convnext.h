@@ -138,7 +138,8 @@ typedef struct _ConvNextModel ConvNextModel;
  *   feature maps, see convnext_model_forward_features(); no logits, no pooler_output).
  * @params: (nullable): options; NULL means convnext_params_init() defaults.
  *
- * Loads and validates the checkpoint, honouring every ConvNextConfig field (num_channels,
+ * Loads and validates the checkpoint (weights must be finite: a NaN or ±Inf anywhere is
+ * INVALID_WEIGHTS naming the tensor), honouring every ConvNextConfig field (num_channels,
  * patch_size, num_stages, hidden_sizes, depths, hidden_act, layer_norm_eps,
  * layer_scale_init_value, id2label, image_size, out_features/out_indices).  Every tensor the
  * config implies must be there with its shape; a tensor of the network the config does not
@@ -211,8 +212,14 @@ gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *lab
  * @height, @width) builds the oneDNN primitives for it; later calls reuse them and allocate
  * nothing.
  *
+ * Non-finite numbers: NaN or ±Inf in @pixel_values are refused (INVALID_INPUT naming the
+ * first one as pixel_values[n, c, y, x]), and convnext_model_new() refuses weights that hold
+ * any, so the outputs are finite unless the network overflows float32 on finite but huge
+ * values; callers that print or forward raw outputs check them with isfinite().
+ *
  * Returns: FALSE with INVALID_INPUT (zero or too-small sizes, logits requested from a
- *   bare model or a backbone, pooler_output from a backbone) or BACKEND.
+ *   bare model or a backbone, pooler_output from a backbone, non-finite pixel_values) or
+ *   BACKEND.
  */
 gboolean convnext_model_forward (ConvNextModel *model, const float *pixel_values,
     guint batch, guint height, guint width, float *logits, float *pooler_output,
@@ -372,7 +379,9 @@ typedef struct {
  * @out: (out caller-allocates): room for min(@k, num_labels) entries.
  *
  * Softmax over @logits, then the @k best by score, descending (ties: lower id first).
- * Returns: the number of entries written.
+ * Returns: the number of entries written: min(@k, num_labels), or 0 when any logit is NaN
+ *   or ±Inf (an overflow in the network; see convnext_model_forward()): such logits have
+ *   no softmax, and no NaN score is ever returned.
  */
 guint convnext_model_top_k (const ConvNextModel *model, const float *logits, guint k,
     ConvNextClass *out);

@@ -73,3 +73,127 @@ convnext_json_is_number (JsonNode *node)
       || json_node_get_value_type (node) == G_TYPE_DOUBLE);
 }
 
+
+/* ---- what json-glib would read wrongly --------------------------------------------------- */
+
+/* An open array or object while scanning. */
+typedef struct {
+  gboolean object;
+  gsize base;                   /* length of the key path at the container */
+  guint index;                  /* arrays: the current element */
+  gboolean want_key;            /* objects: the next string is a key */
+} Frame;
+
+/* Sets @path to the key path of the current element: depths[2], size["shortest_edge"]. */
+static void
+set_element (GString *path, const Frame *frame, const char *key, gsize key_len)
+{
+  g_string_truncate (path, frame->base);
+  if (!frame->object)
+    g_string_append_printf (path, "[%u]", frame->index);
+  else if (frame->base == 0)
+    g_string_append_len (path, key, MIN (key_len, 60));
+  else
+    g_string_append_printf (path, "[\"%.*s\"]", (int) MIN (key_len, 60), key);
+}
+
+/* TRUE if the integer literal @lit (optional '-', digits) fits in gint64. */
+static gboolean
+fits_int64 (const char *lit, gsize len)
+{
+  gboolean negative = len > 0 && lit[0] == '-';
+  const char *limit = negative ? "9223372036854775808" : "9223372036854775807";
+
+  lit += negative;
+  len -= negative;
+  while (len > 1 && lit[0] == '0') {
+    lit++;
+    len--;
+  }
+  return len < 19 || (len == 19 && memcmp (lit, limit, 19) <= 0);
+}
+
+/* One pass over the text: strings skipped (with their escapes), brackets counted, integer
+ * literals checked.  Safe on any bytes; invalid JSON is json-glib's to report.  Sets
+ * @too_deep when that is the problem. */
+static gboolean
+scan_json (const char *text, gsize length, gboolean *too_deep, GError **error)
+{
+  g_autoptr (GString) path = g_string_new (NULL);
+  g_autoptr (GArray) frames = g_array_new (FALSE, FALSE, sizeof (Frame));
+
+  *too_deep = FALSE;
+  for (gsize i = 0; i < length; i++) {
+    Frame *top = frames->len > 0 ? &g_array_index (frames, Frame, frames->len - 1) : NULL;
+    char c = text[i];
+
+    if (c == '"') {
+      gsize start = ++i;
+      while (i < length && text[i] != '"')
+        i += text[i] == '\\' ? 2 : 1;
+      if (top != NULL && top->object && top->want_key) {
+        top->want_key = FALSE;
+        set_element (path, top, text + start, MIN (i, length) - start);
+      }
+    } else if (c == '{' || c == '[') {
+      Frame frame = { c == '{', path->len, 0, c == '{' };
+      if (frames->len == CONVNEXT_JSON_MAX_DEPTH) {
+        *too_deep = TRUE;
+        g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+            "arrays and objects nested deeper than %d levels (at byte %" G_GSIZE_FORMAT ")",
+            CONVNEXT_JSON_MAX_DEPTH, i);
+        return FALSE;
+      }
+      g_array_append_val (frames, frame);
+      if (c == '[')
+        set_element (path, &frame, NULL, 0);
+    } else if (c == '}' || c == ']') {
+      if (top != NULL) {
+        g_string_truncate (path, top->base);
+        g_array_set_size (frames, frames->len - 1);
+      }
+    } else if (c == ',' && top != NULL) {
+      if (top->object) {
+        top->want_key = TRUE;
+      } else {
+        top->index++;
+        set_element (path, top, NULL, 0);
+      }
+    } else if (c == '-' || g_ascii_isdigit (c)) {
+      gsize end = i + 1;
+      gboolean integer = TRUE;
+      while (end < length && (g_ascii_isdigit (text[end]) || strchr (".eE+-", text[end]))) {
+        integer &= g_ascii_isdigit (text[end]);
+        end++;
+      }
+      if (integer && !fits_int64 (text + i, end - i)) {
+        g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+            "%s%s%.*s does not fit in a 64-bit integer", path->str, path->len > 0 ? ": " : "",
+            (int) MIN (end - i, 40), text + i);
+        return FALSE;
+      }
+      i = end - 1;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+convnext_json_load (JsonParser *parser, const char *text, gsize length, GError **error)
+{
+  g_autoptr (GError) syntax = NULL;
+  g_autoptr (GError) scanned = NULL;
+  gboolean too_deep;
+  gboolean scan_ok = scan_json (text, length, &too_deep, &scanned);
+
+  /* Syntax errors first, but too deep a text never reaches the recursive parser. */
+  if (!too_deep && !json_parser_load_from_data (parser, text, length, &syntax)) {
+    g_set_error_literal (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG, syntax->message);
+    return FALSE;
+  }
+  if (!scan_ok) {
+    g_propagate_error (error, g_steal_pointer (&scanned));
+    return FALSE;
+  }
+  return TRUE;
+}

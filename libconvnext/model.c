@@ -297,8 +297,12 @@ convnext_model_top_k (const ConvNextModel *model, const float *logits, guint k,
   g_return_val_if_fail (logits != NULL || n == 0, 0);
   g_return_val_if_fail (out != NULL || k == 0, 0);
 
-  for (guint i = 0; i < n; i++)
+  /* Non-finite logits (the network overflowed float32) have no softmax. */
+  for (guint i = 0; i < n; i++) {
+    if (!isfinite (logits[i]))
+      return 0;
     max = MAX (max, logits[i]);
+  }
   for (guint i = 0; i < n; i++)
     sum += exp ((double) logits[i] - max);
 

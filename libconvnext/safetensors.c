@@ -7,6 +7,7 @@
  * file (and the tensor). */
 #include "convnext.h"
 #include "checkpoint.h"
+#include "json-util.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -169,8 +170,42 @@ check_layout (Reader *st, const guint8 *data, gsize data_size, GError **error)
   return TRUE;
 }
 
+/* safetensors pads the header with spaces; a NUL-padded one (some writers do that) is rightly
+ * refused, but json-glib would blame UTF-8: say what is wrong instead. */
+static gboolean
+check_padding (Reader *st, const char *header, gsize header_len, GError **error)
+{
+  const char *nul = memchr (header, '\0', header_len);
+  gsize at, end;
+
+  if (nul == NULL)
+    return TRUE;
+  at = nul - header;
+  for (end = at; end < header_len && (header[end] == '\0' || g_ascii_isspace (header[end])); end++)
+    ;
+  if (end == header_len)
+    return fail (error, st, NULL, "header has non-whitespace padding after the JSON: NUL bytes "
+        "in the last %" G_GSIZE_FORMAT " of its %" G_GSIZE_FORMAT " bytes (safetensors pads "
+        "with spaces)", header_len - at, header_len);
+  return fail (error, st, NULL, "header holds a NUL byte at header byte %" G_GSIZE_FORMAT
+      " (it must be JSON text padded with spaces only)", at);
+}
+
 gboolean
 convnext_safetensors_read (ConvNextCheckpoint *ck, const char *path, GError **error)
+{
+  const guint8 *contents;
+  gsize size;
+
+  contents = convnext_checkpoint_map (ck, path, &size, error);
+  if (contents == NULL)
+    return FALSE;
+  return convnext_safetensors_read_data (ck, path, contents, size, error);
+}
+
+gboolean
+convnext_safetensors_read_data (ConvNextCheckpoint *ck, const char *path,
+    const guint8 *contents, gsize size, GError **error)
 {
   g_autoptr (GPtrArray) tensors = g_ptr_array_new_with_free_func (g_free);
   Reader reader = { path, tensors };
@@ -178,15 +213,10 @@ convnext_safetensors_read (ConvNextCheckpoint *ck, const char *path, GError **er
   g_autoptr (GError) local = NULL;
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GList) names = NULL;
-  const guint8 *contents;
-  gsize size;
   guint64 header_len;
   JsonNode *root;
   JsonObject *header;
 
-  contents = convnext_checkpoint_map (ck, path, &size, error);
-  if (contents == NULL)
-    return FALSE;
   if (size < 8)
     return fail (error, st, NULL, "%" G_GSIZE_FORMAT " bytes, shorter than the 8-byte "
         "header length", size);
@@ -198,9 +228,11 @@ convnext_safetensors_read (ConvNextCheckpoint *ck, const char *path, GError **er
   if (header_len > size - 8)
     return fail (error, st, NULL, "header length %" G_GUINT64_FORMAT " runs past the end of "
         "the %" G_GSIZE_FORMAT "-byte file", header_len, size);
+  if (!check_padding (st, (const char *) contents + 8, header_len, error))
+    return FALSE;
 
   parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, (const char *) contents + 8, header_len, &local))
+  if (!convnext_json_load (parser, (const char *) contents + 8, header_len, &local))
     return fail (error, st, NULL, "header is not valid JSON: %s", local->message);
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))

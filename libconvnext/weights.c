@@ -118,6 +118,22 @@ lookup (Loader *ld, const char *full)
   return convnext_checkpoint_lookup (ld->w->file, full);
 }
 
+/* NaN or infinite weights make every output NaN: refuse the checkpoint, naming the tensor,
+ * instead of classifying every frame as nonsense. */
+static const float *
+check_finite (Loader *ld, const ConvNextTensor *t, const float *v)
+{
+  for (guint64 i = 0; v != NULL && i < t->n_elements; i++) {
+    if (!isfinite (v[i])) {
+      g_set_error (&ld->error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_WEIGHTS,
+          "tensor %s in %s holds %s at element %" G_GUINT64_FORMAT " (weights must be finite)",
+          t->name, t->path, isnan (v[i]) ? "NaN" : v[i] > 0 ? "inf" : "-inf", i);
+      return NULL;
+    }
+  }
+  return v;
+}
+
 /* Looks up <prefix><name> (or <name> for the classifier and the backbone norms, which sit
  * outside the base model) and checks its shape.  After the first failure it does nothing,
  * so that a loader reads as a plain list of tensors. */
@@ -146,7 +162,7 @@ take (Loader *ld, const char *name, guint n_dims, const guint64 *shape)
     return NULL;
   }
   g_hash_table_add (ld->used, (char *) t->name);
-  return as_f32 (ld, t);
+  return check_finite (ld, t, as_f32 (ld, t));
 }
 
 /* TAKE (ld, name, sizes…) */

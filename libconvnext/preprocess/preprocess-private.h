@@ -40,6 +40,14 @@ typedef struct {
  * when the file does not exist. */
 gboolean convnext_preprocess_config_load (ConvNextPreprocessConfig *cfg, const char *model_dir,
     GError **error);
+/* The same on @length bytes of @text read from @path (only named in messages); what the
+ * preprocessor_config.json fuzzer calls. */
+gboolean convnext_preprocess_config_parse (ConvNextPreprocessConfig *cfg, const char *path,
+    const char *text, gsize length, GError **error);
+
+/* Pixel value @v (0..255) of channel @c after rescale and normalize, in float32 as
+ * ConvNextImageProcessor computes it; the config guarantees a finite result. */
+float convnext_preprocess_normalize (const ConvNextPreprocessConfig *cfg, guint c, guint v);
 
 /* ---- resampling -------------------------------------------------------------------------- */
 

@@ -164,16 +164,38 @@ check_resize_target (const ConvNextPreprocessConfig *cfg, const char *path, GErr
   return TRUE;
 }
 
-gboolean
-convnext_preprocess_config_load (ConvNextPreprocessConfig *cfg, const char *model_dir,
+float
+convnext_preprocess_normalize (const ConvNextPreprocessConfig *cfg, guint c, guint v)
+{
+  float x = cfg->do_rescale ? (float) (v * cfg->rescale_factor) : (float) v;
+
+  return cfg->do_normalize ? (x - (float) cfg->image_mean[c]) / (float) cfg->image_std[c] : x;
+}
+
+/* Finite settings can still overflow float32 (rescale_factor 1e300, image_std 1e-300): every
+ * frame would then give NaN logits.  The map is monotonic in v, so its ends decide. */
+static gboolean
+check_pixel_values_finite (const ConvNextPreprocessConfig *cfg, const char *path,
     GError **error)
 {
-  g_autofree char *path = g_build_filename (model_dir, CONFIG_NAME, NULL);
-  g_autoptr (JsonParser) parser = NULL;
-  g_autoptr (GError) local_error = NULL;
-  JsonNode *root;
-  JsonObject *obj;
+  for (guint c = 0; c < 3; c++) {
+    for (guint v = 0; v < 256; v += 255) {
+      float x = convnext_preprocess_normalize (cfg, c, v);
+      if (!isfinite (x)) {
+        g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+            "invalid %s: rescale_factor %g, image_mean[%u] %g and image_std[%u] %g turn pixel "
+            "value %u into %g, not a finite float32", path, cfg->rescale_factor, c,
+            cfg->image_mean[c], c, cfg->image_std[c], v, x);
+        return FALSE;
+      }
+    }
+  }
+  return TRUE;
+}
 
+static void
+set_defaults (ConvNextPreprocessConfig *cfg)
+{
   *cfg = (ConvNextPreprocessConfig) {
     .do_resize = TRUE,
     .shortest_edge = 384,
@@ -185,7 +207,18 @@ convnext_preprocess_config_load (ConvNextPreprocessConfig *cfg, const char *mode
     .image_mean = { 0.5, 0.5, 0.5 },
     .image_std = { 0.5, 0.5, 0.5 },
   };
+}
 
+gboolean
+convnext_preprocess_config_load (ConvNextPreprocessConfig *cfg, const char *model_dir,
+    GError **error)
+{
+  g_autofree char *path = g_build_filename (model_dir, CONFIG_NAME, NULL);
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *text = NULL;
+  gsize length;
+
+  set_defaults (cfg);
   if (!g_file_test (model_dir, G_FILE_TEST_IS_DIR)) {
     g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_IO,
         "model directory %s does not exist", model_dir);
@@ -195,12 +228,27 @@ convnext_preprocess_config_load (ConvNextPreprocessConfig *cfg, const char *mode
     cfg->defaults = TRUE;
     return TRUE;
   }
+  if (!g_file_get_contents (path, &text, &length, &local_error)) {
+    /* GLib's message names the file */
+    g_set_error_literal (error, CONVNEXT_ERROR, CONVNEXT_ERROR_IO, local_error->message);
+    return FALSE;
+  }
+  return convnext_preprocess_config_parse (cfg, path, text, length, error);
+}
 
-  parser = json_parser_new ();
-  if (!json_parser_load_from_file (parser, path, &local_error)) {
-    gboolean io = local_error->domain == G_FILE_ERROR;
-    g_set_error (error, CONVNEXT_ERROR, io ? CONVNEXT_ERROR_IO : CONVNEXT_ERROR_INVALID_CONFIG,
-        "cannot %s %s: %s", io ? "read" : "parse", path, local_error->message);
+gboolean
+convnext_preprocess_config_parse (ConvNextPreprocessConfig *cfg, const char *path,
+    const char *text, gsize length, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) local_error = NULL;
+  JsonNode *root;
+  JsonObject *obj;
+
+  set_defaults (cfg);
+  if (!convnext_json_load (parser, text, length, &local_error)) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG, "cannot parse %s: %s",
+        path, local_error->message);
     return FALSE;
   }
   root = json_parser_get_root (parser);
@@ -220,5 +268,6 @@ convnext_preprocess_config_load (ConvNextPreprocessConfig *cfg, const char *mode
       && read_bool (obj, path, "do_normalize", &cfg->do_normalize, error)
       && read_channels (obj, path, "image_mean", FALSE, cfg->image_mean, error)
       && read_channels (obj, path, "image_std", TRUE, cfg->image_std, error)
-      && check_resize_target (cfg, path, error);
+      && check_resize_target (cfg, path, error)
+      && check_pixel_values_finite (cfg, path, error);
 }

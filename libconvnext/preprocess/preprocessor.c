@@ -57,13 +57,9 @@ convnext_preprocessor_new (const char *model_dir, GError **error)
   if (!convnext_preprocess_config_load (&pre->cfg, model_dir, error))
     return NULL;
 
-  for (guint c = 0; c < 3; c++) {
-    float mean = pre->cfg.image_mean[c], std = pre->cfg.image_std[c];
-    for (guint v = 0; v < 256; v++) {
-      float x = pre->cfg.do_rescale ? (float) (v * pre->cfg.rescale_factor) : (float) v;
-      pre->lut[c][v] = pre->cfg.do_normalize ? (x - mean) / std : x;
-    }
-  }
+  for (guint c = 0; c < 3; c++)
+    for (guint v = 0; v < 256; v++)
+      pre->lut[c][v] = convnext_preprocess_normalize (&pre->cfg, c, v);
   return g_steal_pointer (&pre);
 }
 

@@ -21,13 +21,19 @@
  * and --features FILE.npy writes them (see --help).  --repeat N times the
  * forward pass instead and prints one JSON line with median/min/max milliseconds.
  * Any error: a one-line message on stderr and exit status 1.  An image that cannot be read
- * or decoded is reported that way and skipped; the others are still classified. */
+ * or decoded is reported that way and skipped; the others are still classified.
+ *
+ * NaN and infinity never reach the output (JSON has no such numbers): a tensor holding any
+ * is refused, naming the file and the element; a checkpoint holding any fails to load,
+ * naming the tensor; an input on which the network overflows float32 is named on stderr
+ * and gets no line; the exit status is then 1. */
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -355,13 +361,32 @@ begin_line (JsonBuilder *b, const Input *in, guint index)
   }
 }
 
-static void
+static gboolean
+all_finite (const float *values, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    if (!isfinite (values[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* Prints the JSON line of one input, or, when the network overflowed float32 on it (NaN or
+ * inf outputs, which JSON cannot hold), names it on stderr and returns FALSE. */
+static gboolean
 print_result (ConvNextModel *model, const Input *in, guint index, const float *logits,
     const float *pooler)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   guint num_labels = convnext_model_get_num_labels (model);
 
+  if (!all_finite (logits, num_labels)
+      || !all_finite (pooler, convnext_model_get_hidden_size (model))) {
+    g_autofree char *item = in->is_tensor ? g_strdup_printf (" [%u]", index) : NULL;
+    g_printerr ("convnext-classify: %s%s: no result: the %s not finite (the network "
+        "overflowed float32 on this input)\n", in->name, item ? item : "",
+        num_labels > 0 ? "logits are" : "pooler_output is");
+    return FALSE;
+  }
   begin_line (b, in, index);
   if (num_labels > 0) {
     guint room = MAX (1, MIN ((guint) opt_top_k, num_labels));
@@ -389,6 +414,7 @@ print_result (ConvNextModel *model, const Input *in, guint index, const float *l
     add_floats (b, "pooler_output", pooler, convnext_model_get_hidden_size (model));
   json_builder_end_object (b);
   print_json (b);
+  return TRUE;
 }
 
 /* transformers' stage_names */
@@ -457,7 +483,7 @@ print_feature_maps (ConvNextModel *model, const Input *in, guint index)
 
 /* Runs @inputs (same size) as one batch and prints a line per input, in order. */
 static gboolean
-classify (ConvNextModel *model, GPtrArray *inputs, GError **error)
+classify (ConvNextModel *model, GPtrArray *inputs, guint *n_bad, GError **error)
 {
   const Input *first = inputs->pdata[0];
   guint num_labels = convnext_model_get_num_labels (model);
@@ -493,15 +519,19 @@ classify (ConvNextModel *model, GPtrArray *inputs, GError **error)
   }
   for (guint k = 0; k < n_maps; k++)
     g_free (maps[k]);
-  if (!ok)
+  if (!ok) {
+    /* e.g. NaN in the tensor: name the file */
+    if (inputs->len == 1)
+      g_prefix_error (error, "%s: ", first->name);
     return FALSE;
+  }
   for (guint i = 0, at = 0; i < inputs->len; i++) {
     const Input *in = inputs->pdata[i];
     for (guint j = 0; j < in->n; j++, at++) {
       if (n_maps > 0)
         print_feature_maps (model, in, j);
       else
-        print_result (model, in, j, logits + (gsize) at * num_labels,
+        *n_bad += !print_result (model, in, j, logits + (gsize) at * num_labels,
             pooler + (gsize) at * hidden);
     }
   }
@@ -591,6 +621,16 @@ dump_pixel_values (GPtrArray *inputs, GError **error)
 }
 
 static gboolean
+no_bad_results (guint n_bad, GError **error)
+{
+  if (n_bad == 0)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%u input%s gave no finite result", n_bad,
+      n_bad > 1 ? "s" : "");
+  return FALSE;
+}
+
+static gboolean
 run (GError **error)
 {
   g_autoptr (ConvNextModel) model = NULL;
@@ -599,6 +639,7 @@ run (GError **error)
   g_auto (Decoder) dec = { NULL };
   const char *model_dir = opt_model != NULL ? opt_model : convnext_default_model_dir ();
   guint n_images = opt_images != NULL ? g_strv_length (opt_images) : 0, n_failed = 0;
+  guint n_bad = 0;
   const char *const *unused;
   ConvNextParams params;
 
@@ -672,7 +713,7 @@ run (GError **error)
       if (!load_image (&dec, opt_images[i], pre, inputs, error))
         return FALSE;
     }
-    return inputs->len == 0 || classify (model, inputs, error);
+    return inputs->len == 0 || classify (model, inputs, &n_bad, error);
   }
   if (opt_repeat > 0 || opt_dump != NULL) {
     for (guint i = 0; i < n_images; i++) {
@@ -686,12 +727,12 @@ run (GError **error)
     for (guint i = 0; i < inputs->len; i++) {
       g_autoptr (GPtrArray) one = g_ptr_array_new ();
       g_ptr_array_add (one, inputs->pdata[i]);
-      if (!classify (model, one, error))
+      if (!classify (model, one, &n_bad, error))
         return FALSE;
     }
-    return TRUE;
+    return no_bad_results (n_bad, error);
   }
-  if (inputs->len > 0 && !classify (model, inputs, error))     /* the tensor */
+  if (inputs->len > 0 && !classify (model, inputs, &n_bad, error))     /* the tensor */
     return FALSE;
   g_ptr_array_set_size (inputs, 0);
   for (guint i = 0; i < n_images; i++) {
@@ -706,7 +747,7 @@ run (GError **error)
       const Input *first = inputs->pdata[0], *last = inputs->pdata[inputs->len - 1];
       if (last->h != first->h || last->w != first->w) {
         Input *next = g_ptr_array_steal_index (inputs, inputs->len - 1);
-        if (!classify (model, inputs, error)) {
+        if (!classify (model, inputs, &n_bad, error)) {
           input_free (next);
           return FALSE;
         }
@@ -715,7 +756,7 @@ run (GError **error)
       }
     }
     if (inputs->len == MAX_BATCH || (i + 1 == n_images && inputs->len > 0)) {
-      if (!classify (model, inputs, error))
+      if (!classify (model, inputs, &n_bad, error))
         return FALSE;
       g_ptr_array_set_size (inputs, 0);
     }
@@ -725,7 +766,7 @@ run (GError **error)
         n_failed, n_images);
     return FALSE;
   }
-  return TRUE;
+  return no_bad_results (n_bad, error);
 }
 
 int

@@ -125,6 +125,29 @@ write_file (const char *path, const void *data, gssize len)
   g_assert_no_error (error);
 }
 
+/* Sets config key @key to the JSON text @raw as written: unlike set_config_key, without a
+ * json-glib round trip (which would wrap integers past 64 bits). */
+static void
+set_config_key_raw (Fixture *f, const char *key, const char *raw)
+{
+  g_autofree char *text = NULL;
+  g_auto (GStrv) parts = NULL;
+  g_autofree char *joined = NULL;
+
+  set_config_key (f, key, "\"@RAW@\"");
+  g_assert_true (g_file_get_contents (f->config, &text, NULL, NULL));
+  parts = g_strsplit (text, "\"@RAW@\"", -1);
+  joined = g_strjoinv (raw, parts);
+  write_file (f->config, joined, -1);
+}
+
+#define CONFIG_RAW_TEST(fn, key, value, ...)                                        \
+  static void fn (Fixture *f, gconstpointer data)                                   \
+  {                                                                                 \
+    set_config_key_raw (f, key, value);                                             \
+    expect_error (f->dir, CONVNEXT_ERROR_INVALID_CONFIG, "config.json", __VA_ARGS__); \
+  }
+
 #define CONFIG_TEST(fn, key, value, ...)                                            \
   static void fn (Fixture *f, gconstpointer data)                                   \
   {                                                                                 \
@@ -149,6 +172,30 @@ CONFIG_TEST (test_config_layer_norm_eps_string, "layer_norm_eps", "\"1e-12\"", "
 CONFIG_TEST (test_config_id2label_array, "id2label", "[\"a\", \"b\", \"c\", \"d\", \"e\"]", "id2label", NULL)
 CONFIG_TEST (test_config_out_features_unknown, "out_features", "[\"stage9\"]", "out_features", NULL)
 CONFIG_TEST (test_config_out_indices_range, "out_indices", "[7]", "out_indices", NULL)
+/* Keys filled out of order, then one out of range: the labels read so far must be freed
+ * (LeakSanitizer found them leaking: g_strfreev stops at the hole). */
+CONFIG_TEST (test_config_id2label_gap, "id2label", "{\"1\": \"b\", \"2\": \"c\", \"7\": \"h\", \"0\": \"a\", "
+    "\"3\": \"d\"}", "id2label", "\"7\"", NULL)
+/* json-glib reads integers past 64 bits as -1: the message gives the value as written. */
+CONFIG_RAW_TEST (test_config_depths_2_pow_64, "depths", "[1, 18446744073709551616, 1]",
+    "depths[1]: 18446744073709551616", NULL)
+/* ...which out_indices would otherwise take for -1, the last stage. */
+CONFIG_RAW_TEST (test_config_out_indices_2_pow_64, "out_indices", "[18446744073709551615]",
+    "out_indices[0]: 18446744073709551615", NULL)
+/* json-glib's parser recurses per level: 200,000 of them (400 kB) overflowed the stack. */
+static void
+test_config_nested_too_deep (Fixture *f, gconstpointer data)
+{
+  const gsize depth = 200000;
+  g_autofree char *deep = g_malloc (2 * depth + 1);
+
+  memset (deep, '[', depth);
+  memset (deep + depth, ']', depth);
+  deep[2 * depth] = '\0';
+  set_config_key_raw (f, "task_specific_params", deep);
+  expect_error (f->dir, CONVNEXT_ERROR_INVALID_CONFIG, "config.json", "nested deeper than 64",
+      NULL);
+}
 
 static void
 test_config_syntax_error (Fixture *f, gconstpointer data)
@@ -452,6 +499,36 @@ test_st_header_not_json (Fixture *f, gconstpointer data)
   write_raw (f->weights, strlen (header), header, strlen (header), d, len);
   st_clear (&st);
   expect_weights_error (f, NULL, NULL);
+}
+
+/* Padded with NUL bytes instead of spaces: refused, and the message says so (json-glib
+ * alone blamed UTF-8). */
+static void
+test_st_header_nul_padding (Fixture *f, gconstpointer data)
+{
+  SafeTensors st;
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  gsize n, len;
+
+  st_read (f, &st);
+  json_generator_set_root (gen, json_parser_get_root (st.parser));
+  g_autofree char *json = json_generator_to_data (gen, &n);
+  g_autofree char *header = g_malloc0 (n + 8);
+  memcpy (header, json, n);
+  const void *d = g_bytes_get_data (st.data, &len);
+  write_raw (f->weights, n + 8, header, n + 8, d, len);
+  st_clear (&st);
+  expect_weights_error (f, "non-whitespace padding after the JSON", NULL);
+}
+
+/* Offsets past 64 bits, as written. */
+static void
+test_st_offsets_2_pow_64 (Fixture *f, gconstpointer data)
+{
+  const char *header = "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], "
+      "\"data_offsets\": [0, 18446744073709551620]}}";
+  write_raw (f->weights, strlen (header), header, strlen (header), "\0\0\0\0", 4);
+  expect_weights_error (f, "a[\"data_offsets\"][1]: 18446744073709551620", NULL);
 }
 
 static void
@@ -921,6 +998,10 @@ main (int argc, char **argv)
   ADD ("config-id2label-array", test_config_id2label_array);
   ADD ("config-out_features-unknown", test_config_out_features_unknown);
   ADD ("config-out_indices-out-of-range", test_config_out_indices_range);
+  ADD ("config-id2label-gap", test_config_id2label_gap);
+  ADD ("config-depths-2^64", test_config_depths_2_pow_64);
+  ADD ("config-out_indices-2^64-1", test_config_out_indices_2_pow_64);
+  ADD ("config-nested-too-deep", test_config_nested_too_deep);
 
   ADD ("safetensors-empty", test_st_empty);
   ADD ("safetensors-shorter-than-length-field", test_st_shorter_than_length);
@@ -929,6 +1010,8 @@ main (int argc, char **argv)
   ADD ("safetensors-header-length-overflow", test_st_header_length_overflow);
   ADD ("safetensors-header-not-json", test_st_header_not_json);
   ADD ("safetensors-header-not-object", test_st_header_not_object);
+  ADD ("safetensors-header-nul-padding", test_st_header_nul_padding);
+  ADD ("safetensors-offsets-2^64", test_st_offsets_2_pow_64);
   ADD ("safetensors-entry-not-object", test_st_entry_not_object);
   ADD ("safetensors-unknown-dtype", test_st_unknown_dtype);
   ADD ("safetensors-unsupported-dtype", test_st_unsupported_dtype);

@@ -42,6 +42,16 @@ static const ConfigCase config_cases[] = {
   { "do-normalize-null", "{\"do_normalize\": null}", "do_normalize" },
   { "rescale-factor-string", "{\"rescale_factor\": \"1/255\"}", "rescale_factor" },
   { "rescale-factor-infinite", "{\"rescale_factor\": 1e999}", "rescale_factor" },
+  /* finite settings whose float32 pixel values are not: every frame would give NaN logits */
+  { "rescale-factor-overflows-float", "{\"rescale_factor\": 1e300}", "rescale_factor" },
+  { "std-underflows-to-infinite-pixels", "{\"image_std\": [0.229, 1e-300, 0.225]}", "image_std[1]" },
+  { "mean-overflows-float", "{\"image_mean\": [0.485, 0.456, 1e300]}", "image_mean[2]" },
+  /* json-glib wraps 2^64 to -1 and 2^64 + 224 to -1 too: the value as written */
+  { "size-2-pow-64", "{\"size\": 18446744073709551616}", "18446744073709551616" },
+  { "shortest-edge-2-pow-63", "{\"size\": {\"shortest_edge\": 9223372036854775808}}",
+    "size[\"shortest_edge\"]: 9223372036854775808" },
+  { "nested-too-deep", "{\"x\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", "nested deeper" },
 };
 
 static void

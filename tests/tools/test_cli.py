@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,59 @@ def check_against_reference(got, name, top_k):
           f"{name}: top-{top_k} ids, labels and softmax scores as PyTorch's: {top}")
 
 
+def strict_json(line):
+    """json.loads that refuses NaN and Infinity as well (Python accepts them, JSON has no such numbers)."""
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(line, parse_constant=refuse)
+
+
+def patch_floats(path, tensor, value, count=None):
+    """Overwrites the first @count (all when None) float32 values of @tensor in a safetensors file."""
+    with open(path, "r+b") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        begin, end = header[tensor]["data_offsets"]
+        assert header[tensor]["dtype"] == "F32"
+        f.seek(8 + n + begin)
+        f.write(struct.pack("<f", value) * ((end - begin) // 4 if count is None else count))
+
+
+def check_non_finite(tmp, tensor):
+    """NaN and infinity never reach stdout: bad input and bad weights are refused by name, an overflow in
+    the network gets no line; exit status 1 each time, and every line printed is strict JSON."""
+    with open(tensor, "rb") as f:
+        data = bytearray(f.read())
+    offset = 10 + struct.unpack("<H", data[8:10])[0]
+    for value, word in [(math.nan, "NaN"), (math.inf, "inf"), (-math.inf, "-inf")]:
+        bad = os.path.join(tmp, f"bad-{word}.npy")
+        data[offset + 4 * 37:offset + 4 * 38] = struct.pack("<f", value)  # item 0, channel 0, row 1, column 5
+        with open(bad, "wb") as f:
+            f.write(data)
+        r = run("--model", MODEL, "--input-tensor", bad, "--logits")
+        check(r.returncode == 1 and r.stdout == "" and bad in r.stderr and f"pixel_values[0, 0, 1, 5] is {word}" in r.stderr,
+              f"{word} in --input-tensor: exit 1, nothing printed, the file and element named: {r.stderr.strip()!r}")
+
+    nan_model, huge_model = os.path.join(tmp, "nan-weights"), os.path.join(tmp, "huge-weights")
+    for d in (nan_model, huge_model):
+        shutil.copytree(MODEL, d)
+    patch_floats(os.path.join(nan_model, "model.safetensors"), "classifier.bias", math.nan, 1)
+    r = run("--model", nan_model, "--top-k", "2", PHOTOS[0])
+    check(r.returncode == 1 and r.stdout == "" and "classifier.bias" in r.stderr and "NaN" in r.stderr,
+          f"NaN in the weights: refused at load, the tensor named: {r.stderr.strip()!r}")
+
+    # Finite weights whose products overflow float32: the logits come out inf/NaN.
+    patch_floats(os.path.join(huge_model, "model.safetensors"), "classifier.weight", 3e38)
+    r = run("--model", huge_model, "--top-k", "2", "--logits", *PHOTOS)
+    try:
+        lines = [strict_json(x) for x in r.stdout.splitlines()]
+    except ValueError as e:
+        lines = [str(e)]
+    check(r.returncode == 1 and lines == [] and all(f"{p}: no result" in r.stderr for p in PHOTOS)
+          and "3 inputs gave no finite result" in r.stderr,
+          f"overflowing network: exit 1, no line, each input named: {r.stdout.strip()!r} {r.stderr.strip()!r}")
+
+
 def main():
     # Real photos of three sizes (three batches): the reference's logits, top-k and scores.
     r = run("--model", MODEL, "--top-k", "3", "--logits", *PHOTOS)
@@ -86,6 +140,8 @@ def main():
         check(r.returncode == 0 and len(lines) == 3, f"--input-tensor: one line per batch item (exit {r.returncode})")
         for name, line in zip(sorted(EXPECTED["logits"]), lines):
             check_against_reference(line, name, 1)
+
+        check_non_finite(tmp, dump)
 
         # --repeat: one JSON line of latencies.
         r = run("--model", MODEL, "--repeat", "3", PHOTOS[2])
