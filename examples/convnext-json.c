@@ -334,7 +334,7 @@ main (int argc, char **argv)
     { NULL },
   };
   g_autoptr (GOptionContext) context =
-      g_option_context_new ("[SOURCE] - one JSON line per video frame");
+      g_option_context_new ("- one JSON line per video frame");
   g_autoptr (GError) error = NULL;
   App app = { .status = EXIT_SUCCESS };
   GstElement *classify, *sink;

@@ -84,11 +84,26 @@ struct _GstConvNextOverlay {
   GstVideoOverlayComposition *composition;  /* NULL when the text does not fit the frame */
 };
 
-G_DEFINE_ENUM_TYPE (GstConvNextOverlayPosition, gst_convnext_overlay_position,
-    G_DEFINE_ENUM_VALUE (GST_CONVNEXT_OVERLAY_POSITION_TOP_LEFT, "top-left"),
-    G_DEFINE_ENUM_VALUE (GST_CONVNEXT_OVERLAY_POSITION_TOP_RIGHT, "top-right"),
-    G_DEFINE_ENUM_VALUE (GST_CONVNEXT_OVERLAY_POSITION_BOTTOM_LEFT, "bottom-left"),
-    G_DEFINE_ENUM_VALUE (GST_CONVNEXT_OVERLAY_POSITION_BOTTOM_RIGHT, "bottom-right"));
+/* Spelled out rather than G_DEFINE_ENUM_TYPE, whose descriptions (what gst-inspect shows) are
+ * the C identifiers. */
+GType
+gst_convnext_overlay_position_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_CONVNEXT_OVERLAY_POSITION_TOP_LEFT, "Top left corner", "top-left" },
+    { GST_CONVNEXT_OVERLAY_POSITION_TOP_RIGHT, "Top right corner", "top-right" },
+    { GST_CONVNEXT_OVERLAY_POSITION_BOTTOM_LEFT, "Bottom left corner", "bottom-left" },
+    { GST_CONVNEXT_OVERLAY_POSITION_BOTTOM_RIGHT, "Bottom right corner", "bottom-right" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstConvNextOverlayPosition", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
 
 G_DEFINE_TYPE (GstConvNextOverlay, gst_convnext_overlay, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (convnextoverlay, "convnextoverlay", GST_RANK_NONE,

@@ -177,6 +177,11 @@ def main():
         if proc.returncode != 2 or missing + ": no such file" not in proc.stderr or proc.stdout.strip():
             fail("missing source file: status %d, stderr %r" % (proc.returncode, proc.stderr[-300:]))
         print("ok: missing source file -> status 2, error names it")
+        proc = run(cmd + ["--help"], args.timeout)
+        usage = " ".join(proc.stdout.split("\n\n")[0].split())
+        if proc.returncode != 0 or usage.count("SOURCE") + usage.count("source") != 1:
+            fail("--help: the usage line should name the source once: %r" % usage)
+        print("ok: --help names the source once: %r" % usage)
         return 0
 
     default_model = os.environ.get("CONVNEXT_DEFAULT_MODEL")

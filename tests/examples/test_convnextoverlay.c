@@ -650,6 +650,24 @@ set_properties (gpointer data)
   return NULL;
 }
 
+/* gst-inspect shows each value's description: words, not the C identifier. */
+GST_START_TEST (test_position_descriptions)
+{
+  GstElement *overlay = gst_element_factory_make ("convnextoverlay", NULL);
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (overlay), "position");
+  GEnumClass *klass = G_PARAM_SPEC_ENUM (pspec)->enum_class;
+
+  fail_unless_equals_int (klass->n_values, G_N_ELEMENTS (positions));
+  for (guint i = 0; i < klass->n_values; i++) {
+    fail_unless_equals_string (klass->values[i].value_nick, positions[i]);
+    fail_if (g_str_has_prefix (klass->values[i].value_name, "GST_"),
+        "position %s is described as %s", positions[i], klass->values[i].value_name);
+  }
+  gst_object_unref (overlay);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_property_stress)
 {
   GstVideoInfo info;
@@ -745,6 +763,7 @@ convnextoverlay_suite (void)
   tcase_add_test (tc, test_gray8_full_range);
   tcase_add_test (tc, test_tiny_frames_and_renegotiation);
   tcase_add_test (tc, test_refuses_other_caps);
+  tcase_add_test (tc, test_position_descriptions);
   tcase_add_test (tc, test_property_stress);
   tcase_add_test (tc, test_real_pipeline);
   return s;
