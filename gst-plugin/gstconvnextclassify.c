@@ -23,6 +23,11 @@
  *   inference-time (all guint64 ns, GST_CLOCK_TIME_NONE when unknown), model-name, and the
  *   top-k as GstValueArrays labels (string), class-ids (int), scores (double).
  *
+ * No NaN or infinite score is ever attached or posted: a checkpoint whose weights hold any
+ * fails to start (the error names the tensor); a frame on which the network overflows
+ * float32 carries an empty result (0 classes, no ROI param, empty arrays in the message) and
+ * the element posts one GST_STREAM_ERROR_FAILED warning per run of such frames.
+ *
  * The element works in place and never in passthrough: when the incoming buffer is not
  * writable, basetransform hands transform_ip a shallow copy (gst_buffer_copy shares the
  * GstMemory), so only the metadata becomes writable and the pixels are never copied.
@@ -121,6 +126,8 @@ struct _GstConvNextClassify {
   guint64 frame_count;          /* input frames since start() */
   guint frames_to_skip;         /* frames that reuse the result before the next inference */
   GstConvNextResult *result;    /* labels borrowed from the model */
+
+  gboolean warned_not_finite;   /* the last inference gave non-finite logits, and we said so */
 
   GstClockTime latency;         /* answered in the LATENCY query; under the object lock */
 };
@@ -247,23 +254,18 @@ gst_convnext_classify_get_property (GObject *object, guint prop_id, GValue *valu
  * start / stop: the model's lifetime
  * ------------------------------------------------------------------------------------------ */
 
-/* One label per line; trailing blank lines and '\r' are not part of the labels. */
+/* One label per line (convnext_labels_load says how lines are split). */
 static gboolean
 load_labels_file (ConvNextModel *model, const gchar *path, GError **error)
 {
-  g_autofree gchar *contents = NULL;
   g_auto (GStrv) lines = NULL;
   guint n;
 
-  if (!g_file_get_contents (path, &contents, NULL, error)) {
+  lines = convnext_labels_load (path, &n, error);
+  if (lines == NULL) {
     g_prefix_error (error, "labels-file: ");
     return FALSE;
   }
-  lines = g_strsplit (contents, "\n", -1);
-  for (n = 0; lines[n] != NULL; n++)
-    g_strchomp (lines[n]);
-  while (n > 0 && lines[n - 1][0] == '\0')
-    n--;
 
   if (!convnext_model_set_labels (model, (const char *const *) lines, n, error)) {
     g_prefix_error (error, "labels-file %s: ", path);
@@ -338,6 +340,7 @@ gst_convnext_classify_start (GstBaseTransform *trans)
   self->result = gst_convnext_result_new (self->num_labels, convnext_model_get_name (self->model));
   self->frame_count = 0;
   self->frames_to_skip = 0;
+  self->warned_not_finite = FALSE;
 
   GST_INFO_OBJECT (self, "loaded model '%s' from %s: %u labels, hidden size %u, image size %u, "
       "%u threads (0 = all), precision %s", convnext_model_get_name (self->model), model_dir,
@@ -548,7 +551,18 @@ classify (GstConvNextClassify *self, GstBuffer *buf, guint k, gdouble threshold)
     return FALSE;
   }
 
+  /* With k ≥ 1 and a classifier, no class at all means non-finite logits: the network
+   * overflowed float32 on this frame (the library refuses NaN/Inf weights and inputs).  The
+   * frame still leaves, with an empty result as when nothing passes the threshold, so no NaN
+   * score reaches a meta or message; one warning per run of such frames says why. */
   n = convnext_model_top_k (self->model, self->logits, k, self->top);
+  if (n == 0 && !self->warned_not_finite)
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Model %s gave logits that are not finite "
+            "(NaN or infinity) on frame %" G_GUINT64_FORMAT ": the frame carries no classes.",
+            convnext_model_get_name (self->model), self->frame_count),
+        ("the network overflowed float32 on this input; warned once until a frame gives a "
+            "finite result"));
+  self->warned_not_finite = n == 0;
   gst_convnext_result_set (self->result, self->top, n, threshold, self->frame_count,
       GST_BUFFER_PTS (buf), elapsed);
 

@@ -199,6 +199,35 @@ gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *lab
     guint n_labels, GError **error);
 
 /**
+ * convnext_labels_parse:
+ * @name: names the text in messages (the file it came from).
+ * @text: (array length=length): a labels file: one label per line, in class order, UTF-8.
+ * @length: bytes in @text.
+ * @n_labels: (out): the number of labels.
+ *
+ * Splits a labels file as DL Streamer's and OpenVINO's are written: lines end with "\n" or
+ * "\r\n", trailing whitespace is not part of a label, the empty lines at the end (a final
+ * newline) are not labels, a UTF-8 byte-order mark at the start is skipped.  Hand the result
+ * to convnext_model_set_labels().  Thread-safe (no state).
+ *
+ * Returns: (transfer full): a NULL-terminated array of @n_labels strings (g_strfreev()), or
+ *   NULL with CONVNEXT_ERROR_INVALID_CONFIG when the text holds a NUL byte or is not UTF-8
+ *   (the message gives the line number).
+ */
+char **convnext_labels_parse (const char *name, const char *text, gsize length,
+    guint *n_labels, GError **error);
+
+/**
+ * convnext_labels_load:
+ * @path: a labels file.
+ *
+ * Reads @path and parses it with convnext_labels_parse().
+ * Returns: (transfer full): the labels, or NULL with CONVNEXT_ERROR_IO (GLib's message,
+ *   which names the file) or CONVNEXT_ERROR_INVALID_CONFIG.
+ */
+char **convnext_labels_load (const char *path, guint *n_labels, GError **error);
+
+/**
  * convnext_model_forward:
  * @pixel_values: float32 [@batch, num_channels, @height, @width], NCHW as in transformers.
  * @logits: (out caller-allocates) (nullable): [@batch, num_labels]; must be NULL for a

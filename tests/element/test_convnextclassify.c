@@ -840,6 +840,106 @@ GST_START_TEST (test_no_preprocessor_config_warns)
 }
 GST_END_TEST;
 
+/* models/tiny with every float32 of @tensor set to @value (its safetensors header read with
+ * sscanf: the JSON is one line and the test has no JSON parser). */
+static gchar *
+patched_weights_model (const gchar *tensor, gfloat value)
+{
+  g_autofree gchar *src = g_build_filename (TINY_MODEL_DIR, "model.safetensors", NULL);
+  g_autofree gchar *data = NULL;
+  g_autofree gchar *key = g_strdup_printf ("\"%s\"", tensor);
+  guint64 header_len, begin, end;
+  const gchar *entry, *offsets;
+  gsize size;
+
+  fail_unless (g_file_get_contents (src, &data, &size, NULL));
+  memcpy (&header_len, data, 8);
+  header_len = GUINT64_FROM_LE (header_len);
+  entry = g_strstr_len (data + 8, header_len, key);
+  fail_unless (entry != NULL, "no %s in %s", tensor, src);
+  offsets = strstr (entry, "\"data_offsets\"");
+  fail_unless (offsets != NULL && sscanf (strchr (offsets, '[') + 1, "%" G_GUINT64_FORMAT " , %"
+          G_GUINT64_FORMAT, &begin, &end) == 2);
+  for (guint64 at = 8 + header_len + begin; at + 4 <= 8 + header_len + end; at += 4)
+    memcpy (data + at, &value, 4);
+  return broken_model ("model.safetensors", data, size);
+}
+
+/* NaN weights: refused at start, naming the tensor (every frame would be NaN). */
+GST_START_TEST (test_nan_weights_refused)
+{
+  gchar *dir = patched_weights_model ("classifier.bias", NAN);
+  GError *error = start_error (dir, NULL);
+
+  fail_unless (error != NULL, "no error on the bus");
+  fail_unless (error->domain == GST_RESOURCE_ERROR);
+  fail_unless (strstr (error->message, "classifier.bias") != NULL
+      && strstr (error->message, "NaN") != NULL, "%s", error->message);
+  g_error_free (error);
+  remove_model (dir);
+}
+GST_END_TEST;
+
+/* Finite weights on which the network overflows float32: no NaN score reaches the metadata or
+ * the bus.  Every frame still leaves (a live stream is never held back) with an empty
+ * result, as when no class passes the threshold, and one warning says why. */
+GST_START_TEST (test_overflow_gives_empty_result)
+{
+  gchar *dir = patched_weights_model ("classifier.weight", 3e38f);
+  GstElement *pipeline = gst_parse_launch ("videotestsrc num-buffers=3 ! "
+      "convnextclassify name=c threads=1 post-messages=true ! appsink name=out sync=false",
+      NULL);
+  GstElement *classify = gst_bin_get_by_name (GST_BIN (pipeline), "c");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "out");
+  GstBus *bus = gst_element_get_bus (pipeline);
+  guint n_frames = 0, n_results = 0, n_warnings = 0;
+  GstSample *sample;
+  GstMessage *msg;
+
+  g_object_set (classify, "model", dir, NULL);
+  fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE);
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink)))) {
+    GstBuffer *buf = gst_sample_get_buffer (sample);
+    GstConvNextClassificationMeta *meta = gst_buffer_get_convnext_classification_meta (buf);
+    GstVideoRegionOfInterestMeta *roi = get_roi (buf);
+
+    fail_unless (meta != NULL && roi != NULL, "frame %u lacks its metadata", n_frames);
+    fail_unless_equals_int (meta->n_classes, 0);
+    fail_unless (gst_video_region_of_interest_meta_get_param (roi, GST_CONVNEXT_ROI_PARAM) == NULL);
+    gst_sample_unref (sample);
+    n_frames++;
+  }
+  while ((msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+              GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING | GST_MESSAGE_ELEMENT))) {
+    GstMessageType type = GST_MESSAGE_TYPE (msg);
+    if (type == GST_MESSAGE_WARNING) {
+      GError *error = NULL;
+      gst_message_parse_warning (msg, &error, NULL);
+      fail_unless (strstr (error->message, "not finite") != NULL, "%s", error->message);
+      g_error_free (error);
+      n_warnings++;
+    } else if (type == GST_MESSAGE_ELEMENT
+        && gst_message_has_name (msg, "convnext-classification")) {
+      const GValue *scores = gst_structure_get_value (gst_message_get_structure (msg), "scores");
+      fail_unless_equals_int (gst_value_array_get_size (scores), 0);
+      n_results++;
+    }
+    gst_message_unref (msg);
+    fail_if (type == GST_MESSAGE_ERROR, "the stream stopped with an error");
+    if (type == GST_MESSAGE_EOS || type == GST_MESSAGE_ERROR)
+      break;
+  }
+  fail_unless_equals_int (n_frames, 3);
+  fail_unless_equals_int (n_results, 3);
+  fail_unless_equals_int (n_warnings, 1);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (classify);
+  stop_pipeline (pipeline);
+  remove_model (dir);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_broken_config)
 {
   gchar *dir = broken_model ("config.json", "{ \"model_type\": \"convnext\", ", -1);
@@ -946,6 +1046,29 @@ GST_START_TEST (test_labels_file_mismatch)
   fail_unless (strstr (error->message, path) != NULL, "%s", error->message);
   fail_unless (g_str_has_prefix (error->message, "labels-file: "), "%s", error->message);
   g_error_free (error);
+  g_free (path);
+}
+GST_END_TEST;
+
+/* Labels go into GstStructures, JSON and the overlay: a file that is not UTF-8 (here Latin-1
+ * "caf\xe9" on line 3) is refused with the line, not passed on. */
+GST_START_TEST (test_labels_file_not_utf8)
+{
+  gchar *path = write_labels (N_LABELS, "\n");
+  g_autofree gchar *contents = NULL;
+  GError *error;
+
+  fail_unless (g_file_get_contents (path, &contents, NULL, NULL));
+  *strstr (contents, "label number 2") = '\xe9';
+  fail_unless (g_file_set_contents (path, contents, -1, NULL));
+  error = start_error (TINY_MODEL_DIR, path);
+  fail_unless (error != NULL, "no error on the bus");
+  fail_unless (error->domain == GST_RESOURCE_ERROR);
+  fail_unless (g_str_has_prefix (error->message, "labels-file: ")
+      && strstr (error->message, path) != NULL && strstr (error->message, "line 3") != NULL,
+      "%s", error->message);
+  g_error_free (error);
+  g_unlink (path);
   g_free (path);
 }
 GST_END_TEST;
@@ -1318,6 +1441,9 @@ convnextclassify_suite (void)
   tcase_add_test (errors, test_truncated_weights);
   tcase_add_test (errors, test_bare_model_refused);
   tcase_add_test (errors, test_labels_file_mismatch);
+  tcase_add_test (errors, test_labels_file_not_utf8);
+  tcase_add_test (errors, test_nan_weights_refused);
+  tcase_add_test (errors, test_overflow_gives_empty_result);
 
   suite_add_tcase (s, pipelines);
   tcase_add_test (pipelines, test_meta_survives_pipeline);
