@@ -76,8 +76,14 @@ GstConvNextClassificationMeta *gst_buffer_add_convnext_classification_meta (GstB
  * is in the extra fields labels (GstValueArray of string), label_ids (GstValueArray of int)
  * and confidences (GstValueArray of double).  When no class passes the threshold the ROI meta
  * has no "classification" param.
- * GStreamer 1.22's videoscale keeps the ROI meta (box rescaled) but drops its params: readers
- * downstream of a scaler should use GstConvNextClassificationMeta. */
+ * The ROI meta is GStreamer's, and GStreamer 1.22 does not carry it everywhere (checked on
+ * 1.22.0): videoscale, and videoconvert when it converts the format, keep the ROI (box
+ * rescaled) but drop its params, so the "classification" param is gone; a videoflip that
+ * rotates or transposes (video-direction 90r, 90l, ul-lr, ur-ll, or automatic) drops the ROI
+ * meta itself.  GstConvNextClassificationMeta survives all of these (tee, queue,
+ * videoconvert, videoscale, videorate, videoflip): readers downstream of such elements should
+ * read it, or, on GStreamer >= 1.24, the GstAnalyticsClsMtd of the buffer's
+ * GstAnalyticsRelationMeta. */
 #define GST_CONVNEXT_ROI_TYPE "convnext"
 #define GST_CONVNEXT_ROI_PARAM "classification"
 
