@@ -12,4 +12,14 @@ apt-get install -y -qq --no-install-recommends \
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
   python3-numpy python3-pil \
   darknet python3-skimage \
+  valgrind \
+  >/dev/null
+
+# The fuzzers (tests/fuzz/run.sh): Debian's clang and its libFuzzer/sanitizer runtimes, which
+# come in a package versioned like clang (Debian 12: clang-14, libclang-rt-14-dev, libomp-14-dev;
+# Debian 13: clang-19, libclang-rt-19-dev, libomp-19-dev); libomp because libconvnext is built
+# with -fopenmp.
+llvm=$(apt-cache depends clang | sed -n 's/^ *Depends: clang-\([0-9][0-9]*\)$/\1/p' | head -n 1)
+apt-get install -y -qq --no-install-recommends \
+  clang "libclang-rt-$llvm-dev" "libomp-$llvm-dev" \
   >/dev/null

@@ -68,13 +68,23 @@ gboolean
 npy_load (const char *path, NpyArray *array, GError **error)
 {
   g_autofree char *contents = NULL;
-  g_autofree char *header = NULL;
-  gsize length, header_len, offset, n_bytes;
-  const char *descr, *order;
+  gsize length;
 
   memset (array, 0, sizeof *array);
   if (!g_file_get_contents (path, &contents, &length, error))
     return FALSE;
+  return npy_parse (path, contents, length, array, error);
+}
+
+gboolean
+npy_parse (const char *path, const char *contents, gsize length, NpyArray *array,
+    GError **error)
+{
+  g_autofree char *header = NULL;
+  gsize header_len, offset, n_bytes;
+  const char *descr, *order;
+
+  memset (array, 0, sizeof *array);
   if (length < 10 || memcmp (contents, "\x93NUMPY", 6) != 0)
     return invalid (error, path, "not a .npy file");
   if (contents[6] == 1) {

@@ -17,6 +17,9 @@ typedef struct {
 
 /* Reads a '<f4' C-order array; errors (G_FILE_ERROR or G_IO_ERROR_INVALID_DATA) name @path. */
 gboolean npy_load (const char *path, NpyArray *array, GError **error);
+/* The same on @length bytes of @contents read from @path (only named in messages). */
+gboolean npy_parse (const char *path, const char *contents, gsize length, NpyArray *array,
+    GError **error);
 /* Writes @data with @shape as a version 1.0 '<f4' .npy file. */
 gboolean npy_save (const char *path, guint n_dims, const gsize *shape, const float *data,
     GError **error);
