@@ -87,6 +87,9 @@ gboolean convnext_safetensors_read_data (ConvNextCheckpoint *ck, const char *pat
     const guint8 *contents, gsize size, GError **error);
 /* statedict.c */
 gboolean convnext_torch_read (ConvNextCheckpoint *ck, const char *path, GError **error);
+/* The same on @size bytes at @data (borrowed: they must outlive @ck): the torch fuzzer's. */
+gboolean convnext_torch_read_data (ConvNextCheckpoint *ck, const char *path, const guint8 *data,
+    gsize size, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextCheckpoint, convnext_checkpoint_free)
 

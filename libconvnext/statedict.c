@@ -315,14 +315,22 @@ read_state_dict (Reader *r, const guint8 *data, gsize size, GError **error)
 gboolean
 convnext_torch_read (ConvNextCheckpoint *ck, const char *path, GError **error)
 {
-  Reader r = { .ck = ck, .path = path };
   const guint8 *data;
   gsize size;
-  gboolean ok;
 
   data = convnext_checkpoint_map (ck, path, &size, error);
   if (data == NULL)
     return FALSE;
+  return convnext_torch_read_data (ck, path, data, size, error);
+}
+
+gboolean
+convnext_torch_read_data (ConvNextCheckpoint *ck, const char *path, const guint8 *data,
+    gsize size, GError **error)
+{
+  Reader r = { .ck = ck, .path = path };
+  gboolean ok;
+
   if (size >= sizeof legacy_magic && memcmp (data, legacy_magic, sizeof legacy_magic) == 0) {
     g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED, "%s is in PyTorch's legacy "
         "serialization format (torch < 1.6, or _use_new_zipfile_serialization=False), which is "

@@ -26,3 +26,34 @@ fuzz_check (gboolean ok, const GError *error)
     abort ();
   }
 }
+
+#ifdef CONVNEXT_FUZZ_CHECKPOINT
+#include "checkpoint.h"
+
+/* Reads every byte of every tensor of @ck: each must be inside the input (@data, @size) when
+ * given, and readable in any case (ASan). */
+static inline void
+fuzz_touch_tensors (ConvNextCheckpoint *ck, const uint8_t *data, size_t size)
+{
+  g_autoptr (GPtrArray) names = convnext_checkpoint_list (ck);
+  volatile guint8 sum = 0;
+
+  for (guint i = 0; i < names->len; i++) {
+    const ConvNextTensor *t = convnext_checkpoint_lookup (ck, names->pdata[i]);
+    if (t == NULL || (data != NULL && t->n_bytes > 0
+            && (t->data < data || t->data + t->n_bytes > data + size)))
+      abort ();
+    for (gsize j = 0; j < t->n_bytes; j++)
+      sum += t->data[j];
+    if (!t->contiguous && t->n_elements > 0) {
+      /* a strided view: its farthest element, as the loader's odometer reaches it */
+      guint64 last = 0;
+      for (guint d = 0; d < t->n_dims; d++)
+        last += (t->shape[d] - 1) * t->strides[d];
+      for (guint b = 0; b < convnext_dtype_size (t->dtype); b++)
+        sum += t->data[last * convnext_dtype_size (t->dtype) + b];
+    }
+  }
+  (void) sum;
+}
+#endif

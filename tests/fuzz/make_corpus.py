@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import struct
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -139,6 +140,26 @@ def main():
     write(t, "bad-truncated-data", npy((4,), [0.0] * 3))
     write(t, "bad-header-length", b"\x93NUMPY\x01\x00\xff\xff{'descr'")
     write(t, "bad-version", b"\x93NUMPY\x09\x00\x10\x00" + b" " * 16)
+
+    # ---- pytorch_model.bin (the torch target) and its data.pkl (the pickle target) ----
+    # The hostile fixtures (tests/reference/make_hostile.py) and a small real torch.save file.
+    hostile = os.path.join(ROOT, "tests", "fixtures", "hostile")
+    for name in sorted(os.listdir(hostile)):
+        if not name.endswith(".bin"):
+            continue
+        path = os.path.join(hostile, name)
+        stem = name[:-4]
+        label = "valid" if stem == "valid" else "bad"
+        copy("torch", f"{label}-{stem}", path)
+        try:
+            with zipfile.ZipFile(path) as z:
+                pkl = [n for n in z.namelist() if n.endswith("/data.pkl")]
+                # the bombs' megabyte pickles stay in the torch target only (deflated there)
+                if pkl and z.getinfo(pkl[0]).file_size <= 64 * 1024:
+                    write("pickle", f"{label}-{stem}.pkl", z.read(pkl[0]))
+        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError, NotImplementedError):
+            pass  # not a zip, or a broken one: only the torch target gets it
+    copy("torch", "valid-mini-bin-f16", "tests/fixtures/models/mini-bin-f16/pytorch_model.bin")
 
 
 if __name__ == "__main__":

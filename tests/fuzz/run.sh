@@ -5,7 +5,7 @@
 #                                                    each, every target, one after another)
 #   JOBS=2 sh tests/fuzz/run.sh 10                  (two targets at a time)
 #
-# Targets: safetensors config preprocessor-config labels npy (and pickle once it exists).
+# Targets: safetensors config preprocessor-config labels npy pickle torch.
 # Builds build-fuzz with clang (-Dfuzzing=true) if needed, runs each target at nice 19 on its
 # seed corpus plus a work corpus (build-fuzz/tests/fuzz/corpus-TARGET), and writes
 # build-fuzz/tests/fuzz/TARGET.log; crash inputs go to build-fuzz/tests/fuzz/corpus-TARGET-crash-*.
@@ -37,6 +37,7 @@ run_one () {
   case $t in
     safetensors|config|preprocessor-config) dict="-dict=$root/tests/fuzz/json.dict" ;;
     npy) dict="-dict=$root/tests/fuzz/npy.dict" ;;
+    pickle|torch) dict="-dict=$root/tests/fuzz/pickle.dict" ;;
   esac
   mkdir -p "$out/corpus-$t"
   echo "fuzz-$t: $seconds s" >&2
