@@ -78,6 +78,8 @@ void convnext_checkpoint_keep (ConvNextCheckpoint *ck, gpointer data);
  * messages all take this form (error.c). */
 gboolean convnext_set_error_valist (GError **error, ConvNextError code, const char *prefix,
     const char *fmt, va_list args);
+/* Sets @error (CONVNEXT_ERROR, @code) to @message with any invalid UTF-8 replaced. */
+void convnext_set_error_literal_utf8 (GError **error, ConvNextError code, const char *message);
 
 /* safetensors.c */
 gboolean convnext_safetensors_read (ConvNextCheckpoint *ck, const char *path, GError **error);

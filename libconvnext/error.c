@@ -6,13 +6,24 @@
 
 G_DEFINE_QUARK (convnext-error-quark, convnext_error)
 
+void
+convnext_set_error_literal_utf8 (GError **error, ConvNextError code, const char *message)
+{
+  /* Messages quote bytes of the file (names, json-glib's tokens) and GError messages must be
+   * UTF-8 (they reach GST_ELEMENT_ERROR, JSON, terminals): invalid sequences become U+FFFD. */
+  g_autofree char *valid = g_utf8_make_valid (message, -1);
+
+  g_set_error_literal (error, CONVNEXT_ERROR, code, valid);
+}
+
 gboolean
 convnext_set_error_valist (GError **error, ConvNextError code, const char *prefix,
     const char *fmt, va_list args)
 {
   g_autofree char *reason = g_strdup_vprintf (fmt, args);
+  g_autofree char *message = g_strconcat (prefix, ": ", reason, NULL);
 
-  g_set_error (error, CONVNEXT_ERROR, code, "%s: %s", prefix, reason);
+  convnext_set_error_literal_utf8 (error, code, message);
   return FALSE;
 }
 

@@ -1,6 +1,7 @@
 /* json-glib helpers shared by the config.json and preprocessor_config.json readers: every
  * type/range error reads "invalid <key> in <file>: expected …, got …". */
 #include "json-util.h"
+#include "checkpoint.h"
 
 #include <string.h>
 
@@ -49,12 +50,14 @@ convnext_json_invalid (GError **error, const char *path, const char *key, JsonNo
   va_list args;
   g_autofree char *expected = NULL;
   g_autofree char *got_text = describe_node (got);
+  g_autofree char *message = NULL;
 
   va_start (args, expected_fmt);
   expected = g_strdup_vprintf (expected_fmt, args);
   va_end (args);
-  g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
-      "invalid %s in %s: expected %s, got %s", key, path, expected, got_text);
+  message = g_strdup_printf ("invalid %s in %s: expected %s, got %s", key, path, expected,
+      got_text);
+  convnext_set_error_literal_utf8 (error, CONVNEXT_ERROR_INVALID_CONFIG, message);
   return FALSE;
 }
 
@@ -113,6 +116,54 @@ fits_int64 (const char *lit, gsize len)
   return len < 19 || (len == 19 && memcmp (lit, limit, 19) <= 0);
 }
 
+/* json-glib's scanner also takes escapes that JSON does not have (\351: octal, read as byte
+ * 0xe9) and lone UTF-16 surrogates, and hands back strings that are not UTF-8 (labels in
+ * GstStructures and JSON output, names in messages).  Checks the escape at text[*i] ('\\')
+ * and leaves *i on its last character. */
+static gboolean
+check_escape (const char *text, gsize length, gsize *i, const GString *path, GError **error)
+{
+  const char *what = NULL;
+  gsize at = *i;
+  guint code = 0;
+
+  if (at + 1 >= length || strchr ("\"\\/bfnrtu", text[at + 1]) == NULL || text[at + 1] == '\0') {
+    what = "an escape that JSON does not have";
+  } else if (text[at + 1] == 'u') {
+    for (guint k = 0; k < 4 && what == NULL; k++) {
+      if (at + 2 + k >= length || !g_ascii_isxdigit (text[at + 2 + k]))
+        what = "\\u without 4 hex digits";
+      else
+        code = code * 16 + g_ascii_xdigit_value (text[at + 2 + k]);
+    }
+    if (what == NULL && code >= 0xdc00 && code <= 0xdfff)
+      what = "a lone low surrogate";
+    else if (what == NULL && code >= 0xd800 && code <= 0xdbff) {
+      /* must be followed by \uDC00-\uDFFF */
+      guint low = 0;
+      gboolean ok = at + 11 < length && text[at + 6] == '\\' && text[at + 7] == 'u';
+      for (guint k = 0; ok && k < 4; k++) {
+        ok = g_ascii_isxdigit (text[at + 8 + k]);
+        low = low * 16 + (ok ? g_ascii_xdigit_value (text[at + 8 + k]) : 0);
+      }
+      if (!ok || low < 0xdc00 || low > 0xdfff)
+        what = "a high surrogate without its low half";
+      else
+        at += 6;
+    }
+    if (what == NULL)
+      at += 4;
+  }
+  if (what != NULL) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
+        "%s%sa string holds %s at byte %" G_GSIZE_FORMAT, path->str, path->len > 0 ? ": " : "",
+        what, *i);
+    return FALSE;
+  }
+  *i = at + 1;
+  return TRUE;
+}
+
 /* One pass over the text: strings skipped (with their escapes), brackets counted, integer
  * literals checked.  Safe on any bytes; invalid JSON is json-glib's to report.  Sets
  * @too_deep when that is the problem. */
@@ -129,8 +180,11 @@ scan_json (const char *text, gsize length, gboolean *too_deep, GError **error)
 
     if (c == '"') {
       gsize start = ++i;
-      while (i < length && text[i] != '"')
-        i += text[i] == '\\' ? 2 : 1;
+      while (i < length && text[i] != '"') {
+        if (text[i] == '\\' && !check_escape (text, length, &i, path, error))
+          return FALSE;
+        i++;
+      }
       if (top != NULL && top->object && top->want_key) {
         top->want_key = FALSE;
         set_element (path, top, text + start, MIN (i, length) - start);
@@ -188,11 +242,13 @@ convnext_json_load (JsonParser *parser, const char *text, gsize length, GError *
 
   /* Syntax errors first, but too deep a text never reaches the recursive parser. */
   if (!too_deep && !json_parser_load_from_data (parser, text, length, &syntax)) {
-    g_set_error_literal (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG, syntax->message);
+    /* json-glib quotes the offending token, whatever its bytes */
+    convnext_set_error_literal_utf8 (error, CONVNEXT_ERROR_INVALID_CONFIG, syntax->message);
     return FALSE;
   }
   if (!scan_ok) {
-    g_propagate_error (error, g_steal_pointer (&scanned));
+    /* the key path is cut at 60 bytes, maybe inside a character */
+    convnext_set_error_literal_utf8 (error, scanned->code, scanned->message);
     return FALSE;
   }
   return TRUE;

@@ -75,6 +75,9 @@ def main():
     write(t, "bad-nested-100", safetensors(b'{"__metadata__":' + b"[" * 100 + b"]" * 100 + b"}"))
     write(t, "bad-not-utf8", safetensors(b'{"\xff\xfe":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', b"\0" * 4))
     write(t, "bad-dtype", safetensors({"a": tensor("I64", [1], 0, 8)}, b"\0" * 8))
+    # found by fuzz-preprocessor-config: json-glib's scanner reads the (invalid JSON) octal escape
+    # \351 as byte 0xe9 and quotes it in its syntax error: error messages that were not UTF-8
+    write(t, "bad-syntax-error-not-utf8", safetensors(rb'{"caf\351" 1}'))
     write(t, "bad-short", b"\x08\0\0\0")
     # a real (small) checkpoint
     copy(t, "valid-tiny-model", "tests/element/models/tiny/model.safetensors")
@@ -84,10 +87,10 @@ def main():
     for m in ("tiny-f32", "small-relu-p2", "bare-model", "zero-depth-stage", "small-selu-p3-minimal"):
         copy(t, "valid-" + m, f"tests/fixtures/models/{m}/config.json")
     copy(t, "valid-default-model", "examples/models/convnext-cifar10/config.json")
-    write(t, "valid-minimal", '{"hidden_sizes":[8],"depths":[1],"num_stages":1}')
-    write(t, "valid-backbone", '{"hidden_sizes":[4,8],"depths":[1,1],"num_stages":2,'
+    write(t, "valid-minimal", '{"model_type":"convnext","hidden_sizes":[8],"depths":[1],"num_stages":1}')
+    write(t, "valid-backbone", '{"model_type":"convnextv2","hidden_sizes":[4,8],"depths":[1,1],"num_stages":2,'
                                '"out_features":["stem","stage2"],"out_indices":[0,-1]}')
-    base = '{"hidden_sizes":[6,10,14],"depths":[1,2,1],"num_stages":3,'
+    base = '{"model_type":"convnext","hidden_sizes":[6,10,14],"depths":[1,2,1],"num_stages":3,'
     write(t, "bad-id2label-gap", base + '"id2label":{"1":"b","2":"c","7":"h","0":"a","3":"d"}}')
     write(t, "bad-id2label-duplicate-id", base + '"id2label":{"0":"a","00":"b"}}')
     write(t, "bad-depths-2^64", base.replace("[1,2,1]", "[1,18446744073709551616,1]") + '"x":0}')
@@ -95,6 +98,9 @@ def main():
     write(t, "bad-nested-100", base + '"task_specific_params":' + "[" * 100 + "]" * 100 + "}")
     write(t, "bad-layer_norm_eps-huge", base + '"layer_norm_eps":1e999}')
     write(t, "bad-not-object", "[1,2,3]")
+    write(t, "bad-syntax-error-not-utf8", rb'{"caf\351" 1}')
+    # json-glib 1.6 reads the octal escape \351 as byte 0xe9: a label that is not UTF-8
+    write(t, "bad-octal-escape-label", base.encode() + rb'"id2label":{"0":"caf\351"}}')
     write(t, "bad-truncated", base)
 
     # ---- preprocessor_config.json ----
@@ -113,6 +119,8 @@ def main():
     write(t, "bad-crop-pct-tiny", '{"size":224,"crop_pct":1e-300}')
     write(t, "bad-nested-100", '{"x":' + "[" * 100 + "]" * 100 + "}")
     write(t, "bad-height-width", '{"size":{"height":224,"width":224}}')
+    # the input fuzz-preprocessor-config crashed on: \200 became byte 0x80 in json-glib's message
+    write(t, "bad-syntax-error-not-utf8", rb'{"sitdg6z\200037"stem"]]]5' + b'\x1a]}08}}')
 
     # ---- labels files ----
     t = "labels"

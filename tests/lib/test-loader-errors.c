@@ -182,6 +182,12 @@ CONFIG_RAW_TEST (test_config_depths_2_pow_64, "depths", "[1, 1844674407370955161
 /* ...which out_indices would otherwise take for -1, the last stage. */
 CONFIG_RAW_TEST (test_config_out_indices_2_pow_64, "out_indices", "[18446744073709551615]",
     "out_indices[0]: 18446744073709551615", NULL)
+/* json-glib 1.6 reads the octal escape \351 (not JSON) as byte 0xe9: a label that is not
+ * UTF-8, which GStreamer refuses with a critical.  Found while fuzzing. */
+CONFIG_RAW_TEST (test_config_id2label_octal_escape, "id2label",
+    "{\"0\": \"caf\\351\", \"1\": \"b\", \"2\": \"c\", \"3\": \"d\", \"4\": \"e\"}",
+    "id2label[\"0\"]: a string holds an escape that JSON does not have", NULL)
+
 /* json-glib's parser recurses per level: 200,000 of them (400 kB) overflowed the stack. */
 static void
 test_config_nested_too_deep (Fixture *f, gconstpointer data)
@@ -1002,6 +1008,7 @@ main (int argc, char **argv)
   ADD ("config-depths-2^64", test_config_depths_2_pow_64);
   ADD ("config-out_indices-2^64-1", test_config_out_indices_2_pow_64);
   ADD ("config-nested-too-deep", test_config_nested_too_deep);
+  ADD ("config-id2label-octal-escape", test_config_id2label_octal_escape);
 
   ADD ("safetensors-empty", test_st_empty);
   ADD ("safetensors-shorter-than-length-field", test_st_shorter_than_length);
