@@ -52,15 +52,23 @@ def is_checkpoint(path):
 
 
 def command(program, interpreter):
-    return ([interpreter] if interpreter else []) + [program]
+    """The program's command line; a C program runs under memcheck when meson test --setup valgrind
+    says so (tests/valgrind-wrapper.sh sets CONVNEXT_VALGRIND)."""
+    if interpreter:
+        return [interpreter, program]
+    return os.environ.get("CONVNEXT_VALGRIND", "").split() + [program]
 
 
 def run(cmd, timeout):
     print("+ " + " ".join("'%s'" % a if " " in a else a for a in cmd), flush=True)
+    if os.environ.get("CONVNEXT_VALGRIND"):
+        timeout *= 20  # as meson's timeout_multiplier for the valgrind setup
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           timeout=timeout)
     if proc.stderr:
         print(proc.stderr, file=sys.stderr, end="")
+    if proc.returncode == 99 and os.environ.get("CONVNEXT_VALGRIND"):
+        fail("memcheck found errors or definite leaks (its report is above)")
     return proc
 
 
