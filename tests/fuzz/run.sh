@@ -26,6 +26,8 @@ fi
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang meson setup "$build" "$root" -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
 fi
+# regenerate first: new targets are only known to a fresh build.ninja
+ninja -C "$build" build.ninja >/dev/null
 meson compile -C "$build" $(for t in $targets; do printf 'tests/fuzz/fuzz-%s ' "$t"; done)
 
 out=$build/tests/fuzz
