@@ -31,9 +31,43 @@
  * The element works in place and never in passthrough: when the incoming buffer is not
  * writable, basetransform hands transform_ip a shallow copy (gst_buffer_copy shares the
  * GstMemory), so only the metadata becomes writable and the pixels are never copied.
- * QoS is off: every frame leaves, classified or carrying the latest result.
- * The LATENCY query adds the slowest inference measured so far (first measured on a warm-up
- * run when the caps are set).
+ *
+ * ## Live streams: sync, sync + QoS, async
+ * A ConvNeXt may need longer than a frame period.  Three ways to run it:
+ * - sync (the default): every frame (or every inference-interval-th) is classified before it
+ *   leaves.  Nothing is skipped, but a model slower than the frame rate makes a live stream
+ *   fall behind, more with every frame.  The LATENCY query adds the slowest inference measured
+ *   so far (first measured on warm-up runs at the start, or when the caps set a new input
+ *   size for a checkpoint that does not resize) and a LATENCY message
+ *   re-announces it when an inference is 25 % slower.
+ * - sync with qos=true (GstBaseTransform's property): a frame that is late skips its
+ *   inference and leaves at once with the latest result — the frame is never dropped, only
+ *   its inference.  Late means: downstream's GST_EVENT_QOS says so (as GstBaseTransform
+ *   decides), or, in a live pipeline, one more inference would take the frame more than
+ *   20 ms (GstVideoSink's default max-lateness) past its running time plus the pipeline
+ *   latency (this covers sinks that send no QoS events, such as fakesink by default).  The
+ *   first frame after the start or a flush is always classified.  Without a queue before a
+ *   synchronised sink, the sink holds the streaming thread until each frame's time, so a
+ *   frame reaches the classifier only one frame period before its own: an inference longer
+ *   than a period + 20 ms then never fits, and every frame after the first skips it.  Each skip posts a GST_MESSAGE_QOS whose stats count frames in
+ *   GST_FORMAT_BUFFERS: processed = frames classified, dropped = inferences skipped (both
+ *   since the start or the last flush), quality = 1000000 × processed / (processed + dropped).
+ *   The time an inference takes is taken as the shortest of the last four, and after a
+ *   second of skipped frames one is classified anyway to measure it again.  The stream never
+ *   lags; fewer frames are classified.
+ * - #GstConvNextClassify:async-inference=true: transform_ip never waits for the network.  It
+ *   preprocesses the frame into a request for the inference thread (a one-request slot: the
+ *   newest frame replaces an unstarted older one) and sends the frame on at once with the
+ *   latest finished result; the meta's frame_number / frame_pts say which frame that was,
+ *   its age how much older it is.  The element adds no latency, never lags, and the results
+ *   lag by about one inference.  The frames before the first result carry no
+ *   classification.  At EOS the element waits for the request in progress and the one in
+ *   the slot (at most two inferences) so that the last results are not lost (with
+ *   post-messages they are posted before the EOS goes on); a flush (FLUSH_START, e.g. a
+ *   seek) drops them without waiting, and the frames after it carry no result until a new
+ *   one is ready.  qos has no effect in this mode: the element never holds a frame back.
+ * Either way the network runs on one inference thread per element (gstconvnextrunner.c),
+ * started at READY→PAUSED and joined at PAUSED→READY.
  */
 #include "gstconvnextclassify.h"
 
@@ -41,6 +75,7 @@
 #include <gst/video/video.h>
 
 #include "gstconvnextresult.h"
+#include "gstconvnextrunner.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_convnext_classify_debug);
 #define GST_CAT_DEFAULT gst_convnext_classify_debug
@@ -52,6 +87,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_convnext_classify_debug);
 #define DEFAULT_LABELS_FILE NULL
 #define DEFAULT_POST_MESSAGES FALSE
 #define DEFAULT_PRECISION GST_CONVNEXT_PRECISION_F32
+#define DEFAULT_ASYNC_INFERENCE FALSE
 
 /* The reported latency is re-announced when an inference is this much slower than it. */
 #define LATENCY_GROWTH 1.25
@@ -66,6 +102,7 @@ enum {
   PROP_LABELS_FILE,
   PROP_POST_MESSAGES,
   PROP_PRECISION,
+  PROP_ASYNC_INFERENCE,
 };
 
 /* The layouts convnext_preprocessor_process() accepts, by GstVideoFormat. */
@@ -108,28 +145,33 @@ struct _GstConvNextClassify {
   gchar *labels_file;
   gboolean post_messages;
   GstConvNextPrecision precision;
+  gboolean async_inference;
+
+  /* From init to finalize: the inference thread, started in start(), joined in stop(). */
+  GstConvNextRunner *runner;
 
   /* From start() to stop(). */
   ConvNextModel *model;
   ConvNextPreprocessor *pre;
   guint num_labels;
-  float *logits;                /* [num_labels] */
-  ConvNextClass *top;           /* [num_labels]: room for any top-k */
+  gboolean async;               /* async-inference as of start() */
 
   /* From set_caps(): the negotiated frames and the pixel_values they turn into. */
   GstVideoInfo info;
   ConvNextImage image;          /* format, size, colorimetry; planes are set per frame */
   guint pv_width, pv_height;
-  float *pixel_values;          /* [1, 3, pv_height, pv_width] */
 
   /* Streaming state: the latest result, reused by the frames inference-interval skips. */
   guint64 frame_count;          /* input frames since start() */
   guint frames_to_skip;         /* frames that reuse the result before the next inference */
   GstConvNextResult *result;    /* labels borrowed from the model */
+  gboolean have_result;         /* FALSE before the first result and after a flush */
 
-  gboolean warned_not_finite;   /* the last inference gave non-finite logits, and we said so */
+  gboolean warned_not_finite;   /* the last result came from non-finite logits, and we said so */
 
-  GstClockTime latency;         /* answered in the LATENCY query; under the object lock */
+  /* Under the object lock. */
+  GstClockTime latency;         /* answered in the LATENCY query */
+  gboolean live;                /* upstream's answer to the last LATENCY query */
 };
 
 #define gst_convnext_classify_parent_class parent_class
@@ -200,11 +242,15 @@ gst_convnext_classify_set_property (GObject *object, guint prop_id, const GValue
       self->precision = g_value_get_enum (value);
       needs_reload = TRUE;
       break;
+    case PROP_ASYNC_INFERENCE:
+      self->async_inference = g_value_get_boolean (value);
+      needs_reload = TRUE;
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
-  /* The model is built in start(): a running element keeps the one it has. */
+  /* The model and the mode are set up in start(): a running element keeps what it has. */
   if (needs_reload && GST_STATE (self) > GST_STATE_READY)
     GST_WARNING_OBJECT (self, "'%s' changed while running: takes effect at the next "
         "READY→PAUSED", pspec->name);
@@ -243,6 +289,9 @@ gst_convnext_classify_get_property (GObject *object, guint prop_id, GValue *valu
     case PROP_PRECISION:
       g_value_set_enum (value, self->precision);
       break;
+    case PROP_ASYNC_INFERENCE:
+      g_value_set_boolean (value, self->async_inference);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -274,18 +323,20 @@ load_labels_file (ConvNextModel *model, const gchar *path, GError **error)
   return TRUE;
 }
 
+/* Joins the inference thread, then frees what it used. */
 static void
 free_model (GstConvNextClassify *self)
 {
+  gst_convnext_runner_stop (self->runner);
   g_clear_pointer (&self->model, convnext_model_free);
   g_clear_pointer (&self->pre, convnext_preprocessor_free);
-  g_clear_pointer (&self->logits, g_free);
-  g_clear_pointer (&self->top, g_free);
   g_clear_pointer (&self->result, gst_convnext_result_free);
-  g_clear_pointer (&self->pixel_values, g_free);
   self->num_labels = 0;
   self->pv_width = self->pv_height = 0;
+  self->have_result = FALSE;
 }
+
+static gboolean warm_up (GstConvNextClassify *self, guint width, guint height);
 
 static gboolean
 gst_convnext_classify_start (GstBaseTransform *trans)
@@ -295,6 +346,7 @@ gst_convnext_classify_start (GstBaseTransform *trans)
   g_autofree gchar *model_dir = NULL;
   g_autofree gchar *labels_file = NULL;
   ConvNextParams params;
+  guint width, height;
 
   convnext_params_init (&params);
   GST_OBJECT_LOCK (self);
@@ -303,6 +355,7 @@ gst_convnext_classify_start (GstBaseTransform *trans)
   params.n_threads = self->threads;
   params.precision = self->precision == GST_CONVNEXT_PRECISION_BF16 ?
       CONVNEXT_PRECISION_BF16 : CONVNEXT_PRECISION_F32;
+  self->async = self->async_inference;
   self->latency = 0;
   GST_OBJECT_UNLOCK (self);
 
@@ -335,18 +388,26 @@ gst_convnext_classify_start (GstBaseTransform *trans)
             "edge 384, crop_pct 224/256, bicubic, mean/std 0.5): wrong for a model trained "
             "otherwise."));
 
-  self->logits = g_new (float, self->num_labels);
-  self->top = g_new (ConvNextClass, self->num_labels);
   self->result = gst_convnext_result_new (self->num_labels, convnext_model_get_name (self->model));
+  self->have_result = FALSE;
   self->frame_count = 0;
   self->frames_to_skip = 0;
   self->warned_not_finite = FALSE;
+  if (!gst_convnext_runner_start (self->runner, self->model, &params, &error))
+    goto failed;
+  /* A checkpoint that resizes gives every frame the same pixel_values size (0 × 0 asks
+   * which): sync warms up for it now, so that the first LATENCY query of a live pipeline
+   * (at PAUSED→PLAYING, before any caps) already has the inference time. */
+  convnext_preprocessor_get_output_size (self->pre, 0, 0, &width, &height);
+  if (!self->async && width > 0 && !warm_up (self, width, height))
+    goto failed_posted;
 
   GST_INFO_OBJECT (self, "loaded model '%s' from %s: %u labels, hidden size %u, image size %u, "
-      "%u threads (0 = all), precision %s", convnext_model_get_name (self->model), model_dir,
-      self->num_labels, convnext_model_get_hidden_size (self->model),
+      "%u threads (0 = all), precision %s, %s inference", convnext_model_get_name (self->model),
+      model_dir, self->num_labels, convnext_model_get_hidden_size (self->model),
       convnext_model_get_image_size (self->model), params.n_threads,
-      params.precision == CONVNEXT_PRECISION_BF16 ? "bf16" : "f32");
+      params.precision == CONVNEXT_PRECISION_BF16 ? "bf16" : "f32",
+      self->async ? "async" : "sync");
   return TRUE;
 
 failed:
@@ -358,6 +419,7 @@ failed:
   else
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
         ("model=%s labels-file=%s", model_dir, GST_STR_NULL (labels_file)));
+failed_posted:
   free_model (self);
   return FALSE;
 }
@@ -414,6 +476,31 @@ set_latency (GstConvNextClassify *self, GstClockTime latency)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
 }
 
+/* Sync: a frame leaves once classified, so the LATENCY query needs an inference time before
+ * the first frame.  The first forward pass of a shape builds its oneDNN primitives; the
+ * warm-up then times two more.  (Async adds no latency: its first request builds them on the
+ * inference thread while the frames flow.)  FALSE after posting an error. */
+static gboolean
+warm_up (GstConvNextClassify *self, guint width, guint height)
+{
+  g_autoptr (GError) error = NULL;
+  GstClockTime elapsed = 0;
+  GstFlowReturn ret = gst_convnext_runner_warm_up (self->runner, 1, height, width, &elapsed,
+      &error);
+
+  if (ret == GST_FLOW_ERROR)
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message),
+        ("frames give pixel_values of %ux%u", width, height));
+  if (ret != GST_FLOW_OK) {
+    self->pv_width = self->pv_height = 0;
+    return FALSE;
+  }
+  self->pv_width = width;
+  self->pv_height = height;
+  set_latency (self, elapsed);
+  return TRUE;
+}
+
 static gboolean
 gst_convnext_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *outcaps)
 {
@@ -440,24 +527,11 @@ gst_convnext_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCap
   image.chroma_site = chroma_site (info.chroma_site);
 
   convnext_preprocessor_get_output_size (self->pre, image.width, image.height, &width, &height);
-  if (width != self->pv_width || height != self->pv_height) {
-    GstClockTime start;
-
-    g_free (self->pixel_values);
-    self->pixel_values = g_new0 (float, 3 * (gsize) width * height);
-    self->pv_width = width;
-    self->pv_height = height;
-    /* Warm up: the first forward for a shape builds its oneDNN primitives; the second one
-     * times a steady-state inference for the LATENCY query. */
-    if (!convnext_model_forward (self->model, self->pixel_values, 1, height, width, self->logits,
-            NULL, &error))
-      goto forward_failed;
-    start = gst_util_get_timestamp ();
-    if (!convnext_model_forward (self->model, self->pixel_values, 1, height, width, self->logits,
-            NULL, &error))
-      goto forward_failed;
-    set_latency (self, gst_util_get_timestamp () - start);
-  }
+  if (!self->async && (width != self->pv_width || height != self->pv_height)
+      && !warm_up (self, width, height))
+    return FALSE;
+  self->pv_width = width;
+  self->pv_height = height;
 
   self->info = info;
   self->image = image;
@@ -470,11 +544,6 @@ gst_convnext_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCap
   }
   return TRUE;
 
-forward_failed:
-  GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message),
-      ("%ux%u frames give pixel_values of %ux%u", image.width, image.height, width, height));
-  self->pv_width = self->pv_height = 0;
-  return FALSE;
 }
 
 static gboolean
@@ -487,12 +556,14 @@ gst_convnext_classify_query (GstBaseTransform *trans, GstPadDirection direction,
   if (GST_QUERY_TYPE (query) != GST_QUERY_LATENCY || direction != GST_PAD_SRC)
     return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
 
-  /* Upstream's latency plus one inference: a frame leaves only once it is classified. */
+  /* Sync: upstream's latency plus one inference, as a frame leaves only once it is
+   * classified.  Async: upstream's, as frames leave at once. */
   if (!GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query))
     return FALSE;
   gst_query_parse_latency (query, &live, &min, &max);
   GST_OBJECT_LOCK (self);
-  ours = self->latency;
+  ours = self->async ? 0 : self->latency;
+  self->live = live;
   GST_OBJECT_UNLOCK (self);
   min += ours;
   if (GST_CLOCK_TIME_IS_VALID (max))
@@ -504,79 +575,259 @@ gst_convnext_classify_query (GstBaseTransform *trans, GstPadDirection direction,
 }
 
 static gboolean
+gst_convnext_classify_src_event (GstBaseTransform *trans, GstEvent *event)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (trans);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_QOS:{
+      gdouble proportion;
+      GstClockTimeDiff diff;
+      GstClockTime timestamp;
+
+      /* The runner decides what a late frame skips (its inference, not the frame), so
+       * GstBaseTransform's handler, which would make it drop late frames whole, never sees the
+       * event; upstream still does. */
+      gst_event_parse_qos (event, NULL, &proportion, &diff, &timestamp);
+      gst_convnext_runner_qos_event (self->runner, proportion, diff, timestamp);
+      return gst_pad_push_event (trans->sinkpad, event);
+    }
+    case GST_EVENT_LATENCY:{
+      GstClockTime latency;
+      gboolean live;
+
+      gst_event_parse_latency (event, &latency);
+      GST_OBJECT_LOCK (self);
+      live = self->live;
+      GST_OBJECT_UNLOCK (self);
+      gst_convnext_runner_set_latency (self->runner, live, latency);
+      break;
+    }
+    default:
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->src_event (trans, event);
+}
+
+static GstFlowReturn collect_results (GstConvNextClassify *self, gdouble threshold,
+    gboolean post_messages);
+
+static gboolean
 gst_convnext_classify_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (trans);
 
-  /* After a flush (seek) the cached result is from another place in the stream. */
-  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP)
-    self->frames_to_skip = 0;
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      /* Not serialised: the streaming thread may be waiting for an inference; wake it. */
+      gst_convnext_runner_set_flushing (self->runner, TRUE);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      gst_convnext_runner_set_flushing (self->runner, FALSE);
+      /* After a flush (seek) the cached result is from another place in the stream. */
+      self->frames_to_skip = 0;
+      self->have_result = FALSE;
+      break;
+    case GST_EVENT_EOS:
+      /* Async: the last results are still being computed; wait for them (see the doc). */
+      if (self->async) {
+        g_autoptr (GError) error = NULL;
+        GstFlowReturn ret = gst_convnext_runner_drain (self->runner, &error);
+        gdouble threshold;
+        gboolean post_messages;
+
+        if (ret == GST_FLOW_ERROR) {
+          GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", error->message), (NULL));
+          gst_event_unref (event);
+          return FALSE;
+        }
+        GST_OBJECT_LOCK (self);
+        threshold = self->threshold;
+        post_messages = self->post_messages;
+        GST_OBJECT_UNLOCK (self);
+        collect_results (self, threshold, post_messages);
+      }
+      break;
+    default:
+      break;
+  }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+static GstStateChangeReturn
+gst_convnext_classify_change_state (GstElement *element, GstStateChange transition)
+{
+  GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (element);
+
+  /* Before the pads deactivate (which waits for the streaming thread), wake a streaming
+   * thread that waits for an inference; stop() then joins the inference thread. */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    gst_convnext_runner_set_flushing (self->runner, TRUE);
+  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 }
 
 /* ------------------------------------------------------------------------------------------
  * Per frame
  * ------------------------------------------------------------------------------------------ */
 
-/* Preprocess + forward on @buf, keeping the top-@k entries scoring at least @threshold. */
-static gboolean
-classify (GstConvNextClassify *self, GstBuffer *buf, guint k, gdouble threshold)
+/* A request holding @buf's pixel_values, tagged with its frame number, or NULL after posting
+ * an error. */
+static GstConvNextRequest *
+preprocess (GstConvNextClassify *self, GstBuffer *buf, guint top_k)
 {
   g_autoptr (GError) error = NULL;
   ConvNextImage image = self->image;
+  GstConvNextRequest *req;
   GstVideoFrame frame;
-  GstClockTime start, elapsed;
+  gint64 start;
   gboolean ok;
-  guint n;
 
   if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map the video frame"),
         ("buffer of %" G_GSIZE_FORMAT " bytes, caps expect %" G_GSIZE_FORMAT,
             gst_buffer_get_size (buf), GST_VIDEO_INFO_SIZE (&self->info)));
-    return FALSE;
+    return NULL;
   }
   for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
     image.data[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
     image.stride[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
   }
-
-  start = gst_util_get_timestamp ();
-  ok = convnext_preprocessor_process (self->pre, &image, NULL, self->pixel_values, &error)
-      && convnext_model_forward (self->model, self->pixel_values, 1, self->pv_height,
-      self->pv_width, self->logits, NULL, &error);
-  elapsed = gst_util_get_timestamp () - start;
+  req = gst_convnext_runner_acquire (self->runner, 1, self->pv_height, self->pv_width);
+  start = g_get_monotonic_time ();
+  ok = convnext_preprocessor_process (self->pre, &image, NULL, req->pixel_values, &error);
+  req->preprocess_time = (g_get_monotonic_time () - start) * GST_USECOND;
   gst_video_frame_unmap (&frame);
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", error->message), (NULL));
-    return FALSE;
+    gst_convnext_runner_release (self->runner, req);
+    return NULL;
   }
+  req->top_k = top_k;
+  req->items[0].tag = (GstConvNextTag) { self->frame_count, GST_BUFFER_PTS (buf),
+    GST_BUFFER_DURATION (buf) };
+  return req;
+}
+
+/* Makes @req's result the latest one (keeping the entries scoring at least @threshold),
+ * posts its message if asked, and gives @req back. */
+static void
+take_result (GstConvNextClassify *self, GstConvNextRequest *req, gdouble threshold,
+    gboolean post_messages)
+{
+  const GstConvNextItem *item = &req->items[0];
 
   /* With k ≥ 1 and a classifier, no class at all means non-finite logits: the network
    * overflowed float32 on this frame (the library refuses NaN/Inf weights and inputs).  The
-   * frame still leaves, with an empty result as when nothing passes the threshold, so no NaN
-   * score reaches a meta or message; one warning per run of such frames says why. */
-  n = convnext_model_top_k (self->model, self->logits, k, self->top);
-  if (n == 0 && !self->warned_not_finite)
+   * frames still leave, with an empty result as when nothing passes the threshold, so no NaN
+   * score reaches a meta or message; one warning per run of such results says why. */
+  if (item->n_classes == 0 && req->top_k > 0 && !self->warned_not_finite)
     GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Model %s gave logits that are not finite "
             "(NaN or infinity) on frame %" G_GUINT64_FORMAT ": the frame carries no classes.",
-            convnext_model_get_name (self->model), self->frame_count),
+            convnext_model_get_name (self->model), item->tag.frame_number),
         ("the network overflowed float32 on this input; warned once until a frame gives a "
             "finite result"));
-  self->warned_not_finite = n == 0;
-  gst_convnext_result_set (self->result, self->top, n, threshold, self->frame_count,
-      GST_BUFFER_PTS (buf), elapsed);
+  self->warned_not_finite = item->n_classes == 0;
 
-  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %s (%.3f) in %.2f ms", self->frame_count,
-      n > 0 ? self->top[0].label : "-", n > 0 ? self->top[0].score : 0.f, elapsed / 1e6);
+  gst_convnext_result_set (self->result, item->classes, item->n_classes, threshold,
+      item->tag.frame_number, item->tag.pts, item->tag.duration, req->inference_time);
+  self->have_result = TRUE;
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %s (%.3f) in %.2f ms",
+      item->tag.frame_number, item->n_classes > 0 ? item->classes[0].label : "-",
+      item->n_classes > 0 ? item->classes[0].score : 0.f, req->inference_time / 1e6);
+  gst_convnext_runner_release (self->runner, req);
+  if (post_messages)
+    gst_element_post_message (GST_ELEMENT (self), gst_convnext_result_new_message (self->result,
+            GST_OBJECT (self), &GST_BASE_TRANSFORM (self)->segment));
+}
+
+/* Async: takes the results finished since the last frame, oldest first. */
+static GstFlowReturn
+collect_results (GstConvNextClassify *self, gdouble threshold, gboolean post_messages)
+{
+  GstConvNextRequest *req;
+
+  while ((req = gst_convnext_runner_pop_finished (self->runner)))
+    take_result (self, req, threshold, post_messages);
+  return GST_FLOW_OK;
+}
+
+/* Sync, with qos=true: TRUE if @buf is late and skips its inference (a QoS message says so). */
+static gboolean
+skip_for_qos (GstConvNextClassify *self, GstBuffer *buf)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstClockTime running_time, stream_time, now = GST_CLOCK_TIME_NONE;
+  GstClock *clock = NULL;
+  GstConvNextQos qos;
+  GstMessage *msg;
+  gboolean live;
+
+  /* Without any result yet, a late frame is still better classified than left bare. */
+  if (!gst_base_transform_is_qos_enabled (trans) || !self->have_result
+      || trans->segment.format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID (pts))
+    return FALSE;
+  running_time = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, pts);
+  GST_OBJECT_LOCK (self);
+  if (GST_STATE (self) == GST_STATE_PLAYING && GST_ELEMENT_CLOCK (self) != NULL)
+    clock = gst_object_ref (GST_ELEMENT_CLOCK (self));
+  live = self->live;
+  GST_OBJECT_UNLOCK (self);
+  if (clock != NULL) {
+    now = GST_CLOCK_DIFF (gst_element_get_base_time (GST_ELEMENT (self)),
+        gst_clock_get_time (clock));
+    gst_object_unref (clock);
+  }
+  if (!gst_convnext_runner_qos_skip (self->runner, running_time, now, &qos))
+    return FALSE;
+
+  GST_DEBUG_OBJECT (self, "frame %" G_GUINT64_FORMAT " late by %" GST_STIME_FORMAT
+      ": inference skipped", self->frame_count, GST_STIME_ARGS (qos.jitter));
+  stream_time = gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME, pts);
+  msg = gst_message_new_qos (GST_OBJECT (self), live, running_time, stream_time, pts,
+      GST_BUFFER_DURATION (buf));
+  gst_message_set_qos_values (msg, qos.jitter, qos.proportion,
+      (gint) gst_util_uint64_scale (1000000, qos.processed, qos.processed + qos.dropped));
+  gst_message_set_qos_stats (msg, GST_FORMAT_BUFFERS, qos.processed, qos.dropped);
+  gst_element_post_message (GST_ELEMENT (self), msg);
+  return TRUE;
+}
+
+/* Classifies @buf: sync, waiting for the result; async, handing it to the inference thread. */
+static GstFlowReturn
+classify (GstConvNextClassify *self, GstBuffer *buf, guint top_k, gdouble threshold,
+    gboolean post_messages)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 start = g_get_monotonic_time ();
+  GstConvNextRequest *req = preprocess (self, buf, top_k);
+  GstClockTime elapsed;
+  GstFlowReturn ret;
+
+  if (req == NULL)
+    return GST_FLOW_ERROR;
+  if (self->async)
+    ret = gst_convnext_runner_submit (self->runner, req, &error);
+  else
+    ret = gst_convnext_runner_run (self->runner, req, &error);
+  if (ret == GST_FLOW_ERROR)
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", error->message), (NULL));
+  if (ret != GST_FLOW_OK || self->async)
+    return ret;
+
+  /* The frame waited this long: the latency we report must cover it. */
+  elapsed = (g_get_monotonic_time () - start) * GST_USECOND;
+  take_result (self, req, threshold, post_messages);
   if (elapsed > self->latency * LATENCY_GROWTH)
     set_latency (self, elapsed);
-  return TRUE;
+  return GST_FLOW_OK;
 }
 
 static GstFlowReturn
 gst_convnext_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
   GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (trans);
+  GstFlowReturn ret = GST_FLOW_OK;
   guint top_k, interval;
   gdouble threshold;
   gboolean post_messages;
@@ -592,22 +843,24 @@ gst_convnext_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   post_messages = self->post_messages;
   GST_OBJECT_UNLOCK (self);
 
+  if (self->async)
+    collect_results (self, threshold, post_messages);
+
   /* A lowered interval applies at once. */
   self->frames_to_skip = MIN (self->frames_to_skip, interval - 1);
-  if (self->frames_to_skip == 0) {
-    if (!classify (self, buf, top_k, threshold))
-      return GST_FLOW_ERROR;
-    self->frames_to_skip = interval - 1;
-    if (post_messages)
-      gst_element_post_message (GST_ELEMENT (self), gst_convnext_result_new_message (self->result,
-              GST_OBJECT (self), &trans->segment, buf));
-  } else {
+  if (self->frames_to_skip > 0) {
     self->frames_to_skip--;
+  } else if (self->async || !skip_for_qos (self, buf)) {
+    ret = classify (self, buf, top_k, threshold, post_messages);
+    self->frames_to_skip = interval - 1;
   }
-  gst_convnext_result_attach (self->result, buf, GST_VIDEO_INFO_WIDTH (&self->info),
-      GST_VIDEO_INFO_HEIGHT (&self->info));
+  /* (A frame that skipped its inference for QoS leaves the next one due.) */
+
+  if (ret == GST_FLOW_OK && self->have_result)
+    gst_convnext_result_attach (self->result, buf, GST_VIDEO_INFO_WIDTH (&self->info),
+        GST_VIDEO_INFO_HEIGHT (&self->info));
   self->frame_count++;
-  return GST_FLOW_OK;
+  return ret;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -620,6 +873,7 @@ gst_convnext_classify_finalize (GObject *object)
   GstConvNextClassify *self = GST_CONVNEXT_CLASSIFY (object);
 
   free_model (self);
+  gst_convnext_runner_free (self->runner);
   g_free (self->model_dir);
   g_free (self->labels_file);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -692,6 +946,21 @@ gst_convnext_classify_class_init (GstConvNextClassifyClass *klass)
           "Inference precision", GST_TYPE_CONVNEXT_PRECISION, DEFAULT_PRECISION,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  /**
+   * GstConvNextClassify:async-inference:
+   *
+   * FALSE: a frame leaves once it is classified (see qos for live streams).  TRUE: frames
+   * leave at once carrying the latest finished result while the inference thread works on
+   * the newest frame; the element adds no latency (see the element's documentation).
+   * Set at READY→PAUSED.
+   */
+  g_object_class_install_property (gobject_class, PROP_ASYNC_INFERENCE,
+      g_param_spec_boolean ("async-inference", "Async inference",
+          "Never wait for the network: frames leave at once with the latest finished result "
+          "(whose frame-number and age say which frame it was computed on); the inference "
+          "thread works on the newest frame", DEFAULT_ASYNC_INFERENCE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
   gst_element_class_set_static_metadata (element_class, "ConvNeXt classifier",
       "Filter/Analyzer/Video",
       "Classifies video frames with a Hugging Face ConvNeXt checkpoint and attaches the top-k "
@@ -705,6 +974,8 @@ gst_convnext_classify_class_init (GstConvNextClassifyClass *klass)
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_convnext_classify_set_caps);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_convnext_classify_query);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_convnext_classify_sink_event);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_convnext_classify_src_event);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_convnext_classify_change_state);
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_convnext_classify_transform_ip);
 
   gst_type_mark_as_plugin_api (GST_TYPE_CONVNEXT_PRECISION, 0);
@@ -722,10 +993,13 @@ gst_convnext_classify_init (GstConvNextClassify *self)
   self->labels_file = g_strdup (DEFAULT_LABELS_FILE);
   self->post_messages = DEFAULT_POST_MESSAGES;
   self->precision = DEFAULT_PRECISION;
+  self->async_inference = DEFAULT_ASYNC_INFERENCE;
+  self->runner = gst_convnext_runner_new ();
   gst_video_info_init (&self->info);
 
-  /* In place, never passthrough: transform_ip must run to attach the metadata.  Not
-   * passthrough also means no QoS dropping: every frame leaves. */
+  /* In place, never passthrough: transform_ip must run to attach the metadata.  QoS is off
+   * by default (every frame classified); qos=true skips inferences, never frames (src_event
+   * keeps GstBaseTransform from dropping them). */
   gst_base_transform_set_in_place (trans, TRUE);
   gst_base_transform_set_qos_enabled (trans, FALSE);
 }

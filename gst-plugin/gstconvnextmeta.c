@@ -30,6 +30,7 @@ meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   m->frame_number = 0;
   m->frame_pts = GST_CLOCK_TIME_NONE;
   m->inference_time = 0;
+  m->age = GST_CLOCK_TIME_NONE;
   return TRUE;
 }
 
@@ -48,6 +49,7 @@ static gboolean
 meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type, gpointer data)
 {
   GstConvNextClassificationMeta *m = (GstConvNextClassificationMeta *) meta;
+  GstConvNextClassificationMeta *copy;
 
   /* Copies (tee, queue, videorate duplicates, make_writable) and video transforms
    * (videoconvert, videoscale) keep the result unchanged: it describes the picture's
@@ -55,8 +57,12 @@ meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type, 
   if (!GST_META_TRANSFORM_IS_COPY (type) && type != gst_video_meta_transform_scale_get_quark ())
     return FALSE;
 
-  return gst_buffer_add_convnext_classification_meta (dest, m->classes, m->n_classes,
-      m->model_name, m->frame_number, m->frame_pts, m->inference_time) != NULL;
+  copy = gst_buffer_add_convnext_classification_meta (dest, m->classes, m->n_classes,
+      m->model_name, m->frame_number, m->frame_pts, m->inference_time);
+  if (copy == NULL)
+    return FALSE;
+  copy->age = m->age;
+  return TRUE;
 }
 
 const GstMetaInfo *

@@ -34,6 +34,12 @@ typedef struct {
  *   was computed on; equals the buffer's own index unless inference-interval > 1.
  * @frame_pts: PTS of that frame (GST_CLOCK_TIME_NONE if it had none).
  * @inference_time: wall-clock time of preprocessing + inference for that frame, in ns.
+ * @age: how much older that frame is than this buffer: this buffer's PTS minus @frame_pts
+ *   when convnextclassify attached the result, in ns; 0 when the result was computed on this
+ *   very frame; GST_CLOCK_TIME_NONE when a PTS is missing.  With inference-interval N it is
+ *   up to N - 1 frame durations; with async-inference, between about one and two inference
+ *   times plus up to a frame period.  (Added after the other fields;
+ *   gst_buffer_add_convnext_classification_meta() leaves it GST_CLOCK_TIME_NONE.)
  *
  * Survives copies, tee, queue, videoconvert, videoscale and videorate (its transform copies it
  * for copy and video transforms: a whole-frame classification does not depend on size).
@@ -46,6 +52,7 @@ typedef struct {
   guint64 frame_number;
   GstClockTime frame_pts;
   GstClockTime inference_time;
+  GstClockTime age;
 } GstConvNextClassificationMeta;
 
 GType gst_convnext_classification_meta_api_get_type (void);

@@ -9,7 +9,7 @@ gst_convnext_result_new (guint max_classes, const gchar *model_name)
   result->max_classes = max_classes;
   result->classes = g_new0 (GstConvNextClass, MAX (max_classes, 1));
   result->model_name = model_name;
-  result->frame_pts = GST_CLOCK_TIME_NONE;
+  result->frame_pts = result->frame_duration = GST_CLOCK_TIME_NONE;
   return result;
 }
 
@@ -68,7 +68,7 @@ make_roi_param (const GstConvNextClass *classes, guint n, const gchar *model_nam
 void
 gst_convnext_result_set (GstConvNextResult *result, const ConvNextClass *top, guint n_top,
     gdouble threshold, guint64 frame_number, GstClockTime frame_pts,
-    GstClockTime inference_time)
+    GstClockTime frame_duration, GstClockTime inference_time)
 {
   guint n = MIN (n_top, result->max_classes);
 
@@ -82,6 +82,7 @@ gst_convnext_result_set (GstConvNextResult *result, const ConvNextClass *top, gu
   result->n_classes = n;
   result->frame_number = frame_number;
   result->frame_pts = frame_pts;
+  result->frame_duration = frame_duration;
   result->inference_time = inference_time;
   g_clear_pointer (&result->roi_param, gst_structure_free);
   if (n > 0)
@@ -99,10 +100,15 @@ void
 gst_convnext_result_attach (const GstConvNextResult *result, GstBuffer *buf, guint width,
     guint height)
 {
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstConvNextClassificationMeta *meta;
   GstVideoRegionOfInterestMeta *roi;
 
-  gst_buffer_add_convnext_classification_meta (buf, result->classes, result->n_classes,
+  meta = gst_buffer_add_convnext_classification_meta (buf, result->classes, result->n_classes,
       result->model_name, result->frame_number, result->frame_pts, result->inference_time);
+  if (GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (result->frame_pts)
+      && pts >= result->frame_pts)
+    meta->age = pts - result->frame_pts;
   roi = gst_buffer_add_video_region_of_interest_meta (buf, GST_CONVNEXT_ROI_TYPE, 0, 0, width,
       height);
   if (result->roi_param != NULL)
@@ -111,9 +117,9 @@ gst_convnext_result_attach (const GstConvNextResult *result, GstBuffer *buf, gui
 
 GstMessage *
 gst_convnext_result_new_message (const GstConvNextResult *result, GstObject *src,
-    const GstSegment *segment, GstBuffer *buf)
+    const GstSegment *segment)
 {
-  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstClockTime pts = result->frame_pts;
   GstClockTime running_time = GST_CLOCK_TIME_NONE, stream_time = GST_CLOCK_TIME_NONE;
   GstStructure *s;
 
@@ -125,7 +131,7 @@ gst_convnext_result_new_message (const GstConvNextResult *result, GstObject *src
       "timestamp", G_TYPE_UINT64, pts,
       "stream-time", G_TYPE_UINT64, stream_time,
       "running-time", G_TYPE_UINT64, running_time,
-      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
+      "duration", G_TYPE_UINT64, result->frame_duration,
       "frame-number", G_TYPE_UINT64, result->frame_number,
       "inference-time", G_TYPE_UINT64, result->inference_time,
       "model-name", G_TYPE_STRING, result->model_name, NULL);

@@ -21,6 +21,7 @@ typedef struct {
   const gchar *model_name;      /* borrowed */
   guint64 frame_number;         /* the input frame it was computed on (from 0 at start) */
   GstClockTime frame_pts;       /* that frame's PTS */
+  GstClockTime frame_duration;  /* that frame's duration */
   GstClockTime inference_time;  /* ns of preprocessing + forward */
   GstStructure *roi_param;      /* the ROI "classification" param, built once per result */
 } GstConvNextResult;
@@ -33,20 +34,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstConvNextResult, gst_convnext_result_free)
  * dropping those below @threshold, and records where and how fast they were computed. */
 void gst_convnext_result_set (GstConvNextResult *result, const ConvNextClass *top, guint n_top,
     gdouble threshold, guint64 frame_number, GstClockTime frame_pts,
-    GstClockTime inference_time);
+    GstClockTime frame_duration, GstClockTime inference_time);
 
 /* Forgets the classes (e.g. after a flush): the next attach writes an empty result. */
 void gst_convnext_result_clear (GstConvNextResult *result);
 
-/* Writes @result onto @buf (writable): a GstConvNextClassificationMeta, and a full-frame
+/* Writes @result onto @buf (writable): a GstConvNextClassificationMeta (its age: @buf's PTS
+ * minus the result's frame_pts), and a full-frame
  * GstVideoRegionOfInterestMeta of type GST_CONVNEXT_ROI_TYPE (@width × @height) carrying
  * the "classification" param when there is at least one class. */
 void gst_convnext_result_attach (const GstConvNextResult *result, GstBuffer *buf, guint width,
     guint height);
 
-/* The "convnext-classification" element message for @result riding on @buf, whose times
- * are converted with @segment (see the element's post-messages property). */
+/* The "convnext-classification" element message for @result: the times are those of the
+ * frame it was computed on, converted with @segment (see the element's post-messages
+ * property). */
 GstMessage *gst_convnext_result_new_message (const GstConvNextResult *result, GstObject *src,
-    const GstSegment *segment, GstBuffer *buf);
+    const GstSegment *segment);
 
 G_END_DECLS

@@ -1281,6 +1281,52 @@ GST_START_TEST (test_latency)
 }
 GST_END_TEST;
 
+/* An inference slower than the reported latency by more than 25 % is re-announced: a LATENCY
+ * message, and the query then covers it.  The warm-up times forward passes alone; a 4K frame's
+ * preprocessing makes a real inference many times longer (up to 10 frames are pushed, in case
+ * a busy machine slowed the warm-up down). */
+GST_START_TEST (test_latency_reannounced)
+{
+  GstHarness *h = harness_new (NULL);
+  GstBus *bus = gst_bus_new ();
+  GstVideoInfo info;
+  GstBuffer *frame = make_frame (GST_VIDEO_FORMAT_RGB, 3840, 2160, &info);
+  gboolean slower = FALSE;
+
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_src_caps (h, gst_video_info_to_caps (&info));
+  for (guint i = 0; i < 10 && !slower; i++) {
+    GstClockTime before = gst_harness_query_latency (h);
+    GstBuffer *out;
+    GstConvNextClassificationMeta *meta;
+    GstMessage *msg;
+
+    while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_LATENCY)))
+      gst_message_unref (msg);
+    out = gst_harness_push_and_pull (h, gst_buffer_ref (frame));
+    meta = gst_buffer_get_convnext_classification_meta (out);
+    fail_unless (meta != NULL);
+    /* The element times the frame from its arrival, a little more than the meta's time. */
+    slower = meta->inference_time > before * 5 / 4;
+    msg = gst_bus_pop_filtered (bus, GST_MESSAGE_LATENCY);
+    if (slower) {
+      fail_unless (msg != NULL, "no LATENCY message after an inference of %" GST_TIME_FORMAT
+          " (reported %" GST_TIME_FORMAT ")", GST_TIME_ARGS (meta->inference_time),
+          GST_TIME_ARGS (before));
+      fail_unless (gst_harness_query_latency (h) >= meta->inference_time);
+    }
+    g_clear_pointer (&msg, gst_message_unref);
+    gst_buffer_unref (out);
+  }
+  fail_unless (slower, "no 4K frame took 25 % longer than the warm-up");
+
+  gst_buffer_unref (frame);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* A model change while PLAYING waits for the next READY→PAUSED. */
 GST_START_TEST (test_model_change_while_playing)
 {
@@ -1456,6 +1502,7 @@ convnextclassify_suite (void)
   tcase_add_test (stream, test_top_k_and_threshold);
   tcase_add_test (stream, test_labels_file);
   tcase_add_test (stream, test_latency);
+  tcase_add_test (stream, test_latency_reannounced);
   tcase_add_test (stream, test_model_change_while_playing);
   tcase_add_test (stream, test_precision_bf16);
   tcase_add_test (stream, test_properties);
