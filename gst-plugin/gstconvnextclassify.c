@@ -403,7 +403,7 @@ gst_convnext_classify_start (GstBaseTransform *trans)
     goto failed_posted;
 
   GST_INFO_OBJECT (self, "loaded model '%s' from %s: %u labels, hidden size %u, image size %u, "
-      "%u threads (0 = all), precision %s, %s inference", convnext_model_get_name (self->model),
+      "%u threads (0 = auto), precision %s, %s inference", convnext_model_get_name (self->model),
       model_dir, self->num_labels, convnext_model_get_hidden_size (self->model),
       convnext_model_get_image_size (self->model), params.n_threads,
       params.precision == CONVNEXT_PRECISION_BF16 ? "bf16" : "f32",
@@ -924,9 +924,23 @@ gst_convnext_classify_class_init (GstConvNextClassifyClass *klass)
           "frame-number says which frame it was computed on",
           1, G_MAXINT, DEFAULT_INFERENCE_INTERVAL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstConvNextClassify:threads:
+   *
+   * The OpenMP team of the element's inference thread.  N ≥ 1: exactly N threads.  0 (the
+   * default, auto): the inference thread keeps two teams, one thread and all cores, starts on
+   * one thread, runs the one whose recent forward passes were faster and tries the other now
+   * and then (every 32 to 512 passes; on a loaded machine a try of all cores costs one slow
+   * pass).  With the cores to itself all cores are fastest; when other processes
+   * compete for them, GNU OpenMP's spinning threads make a multi-thread team many times
+   * slower than one thread (measurements: README, "Threads on a shared machine").
+   * Set at READY→PAUSED.
+   */
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_uint ("threads", "Threads",
-          "Inference worker threads (0 = all cores)", 0, 1024, DEFAULT_THREADS,
+          "OpenMP threads of the inference thread (0 = auto: all cores or one, whichever is "
+          "faster on the machine's current load, measured while running)", 0, 1024,
+          DEFAULT_THREADS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_LABELS_FILE,
       g_param_spec_string ("labels-file", "Labels file",

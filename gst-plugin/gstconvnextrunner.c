@@ -48,6 +48,28 @@ GST_DEBUG_CATEGORY_STATIC (gst_convnext_runner_debug);
 /* ...and after skipping this long (running time), one frame is classified to measure again. */
 #define QOS_PROBE_INTERVAL GST_SECOND
 
+/* threads=0 ("auto"): the worker keeps two OpenMP teams of the model, one thread and all
+ * cores, runs the one whose recent forward passes were faster and tries the other every
+ * TRY_MIN..TRY_MAX passes.  It starts on one thread, which never degrades badly; the first try
+ * of all cores comes after TRY_MIN passes, and that pass, which also builds the team's
+ * primitives, counts as an upper bound of its time, so that on a loaded machine a slow team
+ * costs one pass per try, and the tries back off.  Why (README, "Threads on a shared machine"): GNU OpenMP's threads
+ * spin while they wait for each other, and its OMP_WAIT_POLICY / GOMP_SPINCOUNT are read once
+ * when libgomp loads, so neither the element nor the library can change them.  With the
+ * cores to itself a team of all cores is the fastest; as soon as another process wants a
+ * core, its threads spin at every barrier for a descheduled partner and a forward pass
+ * takes many times longer than on one thread. */
+#define N_TEAMS 2
+#define TRY_MIN 32
+#define TRY_MAX 512
+
+typedef struct {
+  ConvNextContext *ctx;
+  guint n_threads;
+  GstClockTime average;         /* of its timed forward passes (moving, 1/4), 0 before one */
+  guint n_items, height, width; /* its last shape: a new shape's first pass builds primitives */
+} Team;
+
 typedef struct {
   GstConvNextRequest public;
   gboolean sync;                /* from run(): its caller waits for it */
@@ -61,7 +83,8 @@ struct _GstConvNextRunner {
 
   /* Under the lock. */
   GThread *worker;
-  ConvNextContext *ctx;         /* from start() to stop(); the worker's */
+  Team teams[N_TEAMS];          /* from start() to stop(); the worker's */
+  guint n_teams;
   guint num_labels;
   gboolean stopping;
   gboolean flushing;
@@ -88,6 +111,8 @@ struct _GstConvNextRunner {
   float *logits;                /* [n_items, num_labels] */
   gsize logits_capacity;
   gulong test_delay_us;
+  guint best;                   /* the faster team */
+  guint since_try, try_every;   /* passes since the other team was last tried, and how often */
 };
 
 GstConvNextRunner *
@@ -145,12 +170,57 @@ recycle (GstConvNextRunner *runner, Request *req)
  * The worker
  * ------------------------------------------------------------------------------------------ */
 
+/* The team for the next forward pass: the first until it is measured, then the faster one,
+ * and the other now and then.  Worker thread. */
+static Team *
+pick_team (GstConvNextRunner *runner)
+{
+  if (runner->teams[0].average == 0)
+    return &runner->teams[0];
+  if (runner->n_teams > 1 && ++runner->since_try >= runner->try_every) {
+    runner->since_try = 0;
+    return &runner->teams[1 - runner->best];
+  }
+  return &runner->teams[runner->best];
+}
+
+/* Records that @team ran a forward pass of @req's shape in @elapsed.  Worker thread. */
+static void
+time_team (GstConvNextRunner *runner, Team *team, const GstConvNextRequest *req,
+    GstClockTime elapsed)
+{
+  gboolean built = team->n_items == req->n_items && team->height == req->height
+      && team->width == req->width;
+  guint index = team - runner->teams, was_best = runner->best;
+
+  team->n_items = req->n_items;
+  team->height = req->height;
+  team->width = req->width;
+  if (!built && (index == 0 || team->average != 0))
+    return;                     /* this pass built the shape's primitives: not its speed */
+  team->average = team->average ? (3 * team->average + elapsed) / 4 : MAX (elapsed, 1);
+  if (runner->n_teams < 2 || runner->teams[1].average == 0)
+    return;
+  runner->best = runner->teams[0].average <= runner->teams[1].average ? 0 : 1;
+  if (index != was_best) {
+    /* A try: a clear loss makes the next one wait longer, a win resets the wait. */
+    if (runner->best != was_best)
+      runner->try_every = TRY_MIN;
+    else if (team->average > runner->teams[was_best].average * 3 / 2)
+      runner->try_every = MIN (runner->try_every * 2, TRY_MAX);
+  }
+  if (runner->best != was_best)
+    GST_INFO ("now on %u thread(s): %.1f ms a pass against %.1f ms on %u",
+        runner->teams[runner->best].n_threads, runner->teams[runner->best].average / 1e6,
+        runner->teams[was_best].average / 1e6, runner->teams[was_best].n_threads);
+}
+
 /* Forward pass and top-k for every item of @req.  Worker thread, without the lock. */
 static gboolean
-infer (GstConvNextRunner *runner, ConvNextContext *ctx, guint num_labels, Request *r,
-    GError **error)
+infer (GstConvNextRunner *runner, guint num_labels, Request *r, GError **error)
 {
-  const ConvNextModel *model = convnext_context_get_model (ctx);
+  Team *team = pick_team (runner);
+  const ConvNextModel *model = convnext_context_get_model (team->ctx);
   GstConvNextRequest *req = &r->public;
   gint64 start = g_get_monotonic_time ();
   gsize need = (gsize) req->n_items * num_labels;
@@ -160,9 +230,10 @@ infer (GstConvNextRunner *runner, ConvNextContext *ctx, guint num_labels, Reques
     runner->logits = g_new (float, need);
     runner->logits_capacity = need;
   }
-  if (!convnext_context_forward (ctx, req->pixel_values, req->n_items, req->height,
+  if (!convnext_context_forward (team->ctx, req->pixel_values, req->n_items, req->height,
           req->width, runner->logits, NULL, error))
     return FALSE;
+  time_team (runner, team, req, (g_get_monotonic_time () - start) * GST_USECOND);
   if (runner->test_delay_us > 0)
     g_usleep (runner->test_delay_us);
   for (guint i = 0; i < req->n_items; i++)
@@ -180,7 +251,6 @@ worker_main (gpointer data)
   g_mutex_lock (&runner->lock);
   for (;;) {
     Request *req;
-    ConvNextContext *ctx = runner->ctx;
     guint num_labels = runner->num_labels;
     g_autoptr (GError) error = NULL;
     gboolean ok;
@@ -199,7 +269,7 @@ worker_main (gpointer data)
     runner->running = req;
     g_mutex_unlock (&runner->lock);
 
-    ok = infer (runner, ctx, num_labels, req, &error);
+    ok = infer (runner, num_labels, req, &error);
 
     g_mutex_lock (&runner->lock);
     runner->running = NULL;
@@ -250,6 +320,40 @@ expected_time (GstConvNextRunner *runner)
   return t;
 }
 
+/* One team of params->n_threads; for 0 (auto), one of one thread and one of all cores. */
+static void
+start_teams (GstConvNextRunner *runner, ConvNextModel *model, const ConvNextParams *params)
+{
+  ConvNextParams p;
+  guint cores = g_get_num_processors ();
+
+  if (params != NULL)
+    p = *params;
+  else
+    convnext_params_init (&p);
+  runner->n_teams = p.n_threads == 0 && cores > 1 ? 2 : 1;
+  for (guint i = 0; i < runner->n_teams; i++) {
+    Team *team = &runner->teams[i];
+
+    p.n_threads = runner->n_teams == 1 ? p.n_threads : i == 0 ? 1 : cores;
+    team->ctx = convnext_context_new (model, &p);
+    team->n_threads = p.n_threads ? p.n_threads : cores;
+    team->average = 0;
+    team->n_items = team->height = team->width = 0;
+  }
+  runner->best = 0;
+  runner->since_try = 0;
+  runner->try_every = TRY_MIN;
+}
+
+static void
+stop_teams (GstConvNextRunner *runner)
+{
+  for (guint i = 0; i < runner->n_teams; i++)
+    g_clear_pointer (&runner->teams[i].ctx, convnext_context_free);
+  runner->n_teams = 0;
+}
+
 gboolean
 gst_convnext_runner_start (GstConvNextRunner *runner, ConvNextModel *model,
     const ConvNextParams *params, GError **error)
@@ -258,7 +362,7 @@ gst_convnext_runner_start (GstConvNextRunner *runner, ConvNextModel *model,
 
   g_return_val_if_fail (runner->worker == NULL, FALSE);
   g_mutex_lock (&runner->lock);
-  runner->ctx = convnext_context_new (model, params);
+  start_teams (runner, model, params);
   runner->num_labels = convnext_model_get_num_labels (model);
   runner->stopping = runner->flushing = FALSE;
   runner->generation++;
@@ -268,12 +372,12 @@ gst_convnext_runner_start (GstConvNextRunner *runner, ConvNextModel *model,
   runner->test_delay_us = delay ? g_ascii_strtoull (delay, NULL, 10) * 1000 : 0;
   g_mutex_unlock (&runner->lock);
 
-  /* The worker reads runner->ctx and the fields above under the lock: no race with its
+  /* The worker reads the teams and the fields above under the lock: no race with its
    * creation. */
   runner->worker = g_thread_try_new ("convnext-infer", worker_main, runner, error);
   if (runner->worker == NULL) {
     g_prefix_error (error, "convnextclassify: no inference thread: ");
-    g_clear_pointer (&runner->ctx, convnext_context_free);
+    stop_teams (runner);
     return FALSE;
   }
   return TRUE;
@@ -325,7 +429,7 @@ gst_convnext_runner_stop (GstConvNextRunner *runner)
   if (runner->replaced > 0)
     GST_DEBUG ("%" G_GUINT64_FORMAT " submissions were replaced before they started",
         runner->replaced);
-  g_clear_pointer (&runner->ctx, convnext_context_free);
+  stop_teams (runner);
   g_mutex_unlock (&runner->lock);
 }
 
@@ -452,16 +556,15 @@ gst_convnext_runner_warm_up (GstConvNextRunner *runner, guint n_items, guint hei
 {
   GstConvNextRequest *req = gst_convnext_runner_acquire (runner, n_items, height, width);
   GstFlowReturn ret;
-  gint64 start;
 
   memset (req->pixel_values, 0, sizeof (float) * n_items * 3 * height * width);
-  ret = run_and_wait (runner, (Request *) req, FALSE, error);
-  if (ret != GST_FLOW_OK)
-    return ret;
-  /* The shorter of two passes: a busy machine may delay one hand-over by milliseconds. */
+  /* A pass that builds the primitives, then two timed ones: the shorter keeps a busy
+   * machine's late hand-over out of it.  (With threads=0 these run on the one-thread team:
+   * pick_team().) */
   *elapsed = GST_CLOCK_TIME_NONE;
-  for (guint i = 0; i < 2; i++) {
-    start = g_get_monotonic_time ();
+  for (guint i = 0; i < 3; i++) {
+    gint64 start = g_get_monotonic_time ();
+
     ret = run_and_wait (runner, (Request *) req, FALSE, error);
     if (ret != GST_FLOW_OK)
       return ret;

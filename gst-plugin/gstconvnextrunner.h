@@ -105,9 +105,10 @@ typedef struct {
 GstConvNextRunner *gst_convnext_runner_new (void);
 void gst_convnext_runner_free (GstConvNextRunner *runner);
 
-/* Spawns the worker, running @model on a context of its own made with @params (n_threads:
- * its OpenMP team; NULL: the model's), and resets the QoS state.  FALSE with @error set if
- * the thread can't be created. */
+/* Spawns the worker, running @model on contexts of its own made with @params (NULL: the
+ * model's), and resets the QoS state.  n_threads is the size of the worker's OpenMP team;
+ * 0 (auto) keeps two teams, all cores and one thread, and runs the one that has been faster
+ * lately (see gstconvnextrunner.c).  FALSE with @error set if the thread can't be created. */
 gboolean gst_convnext_runner_start (GstConvNextRunner *runner, ConvNextModel *model,
     const ConvNextParams *params, GError **error);
 
@@ -128,9 +129,8 @@ GstFlowReturn gst_convnext_runner_run (GstConvNextRunner *runner, GstConvNextReq
     GError **error);
 
 /* Sync: builds the network for @n_items × @height × @width (the first forward pass of a
- * shape builds its oneDNN primitives), then times two more passes on the worker, from
- * hand-over to result: @elapsed is the shorter, in ns.  Not counted as a frame for QoS.
- * Returns as run(). */
+ * shape builds its oneDNN primitives) and times two more passes, from hand-over to result:
+ * @elapsed is the shorter, in ns.  Not counted as a frame for QoS.  Returns as run(). */
 GstFlowReturn gst_convnext_runner_warm_up (GstConvNextRunner *runner, guint n_items,
     guint height, guint width, GstClockTime *elapsed, GError **error);
 

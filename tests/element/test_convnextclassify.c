@@ -1327,6 +1327,31 @@ GST_START_TEST (test_latency_reannounced)
 }
 GST_END_TEST;
 
+/* threads=0 (auto): the inference thread runs two OpenMP teams (one thread, all cores) in
+ * turn as it measures them; every frame gets the library's result whichever ran it.  80 frames
+ * cover the first measurement, the first try of all cores (after 32 passes) and the next. */
+GST_START_TEST (test_auto_threads)
+{
+  Library *lib = library_new (TINY_MODEL_DIR);
+  GstHarness *h = harness_new ("threads", 0, NULL);
+  ConvNextClass expected[5];
+  GstVideoInfo info;
+  GstBuffer *frame = make_frame (GST_VIDEO_FORMAT_I420, 160, 120, &info);
+  guint n;
+
+  gst_harness_set_src_caps (h, gst_video_info_to_caps (&info));
+  n = library_classify (lib, frame, &info, 5, expected);
+  for (guint i = 0; i < 80; i++) {
+    GstBuffer *out = gst_harness_push_and_pull (h, gst_buffer_ref (frame));
+    check_result (out, expected, n, SAME_TOLERANCE, "tiny", 160, 120);
+    gst_buffer_unref (out);
+  }
+  gst_buffer_unref (frame);
+  gst_harness_teardown (h);
+  library_free (lib);
+}
+GST_END_TEST;
+
 /* A model change while PLAYING waits for the next READY→PAUSED. */
 GST_START_TEST (test_model_change_while_playing)
 {
@@ -1503,6 +1528,7 @@ convnextclassify_suite (void)
   tcase_add_test (stream, test_labels_file);
   tcase_add_test (stream, test_latency);
   tcase_add_test (stream, test_latency_reannounced);
+  tcase_add_test (stream, test_auto_threads);
   tcase_add_test (stream, test_model_change_while_playing);
   tcase_add_test (stream, test_precision_bf16);
   tcase_add_test (stream, test_properties);

@@ -630,9 +630,9 @@ count_results (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 /* 1000 state changes while the inference thread works (a fast source keeps it busy), sync
- * and async in turn: each READY→PAUSED starts a thread, each PAUSED→READY joins it while a
- * forward pass may be in flight and a streaming thread may wait for it.  No deadlock (every
- * change completes), no error, no leak (valgrind, ASan). */
+ * and async, one team and auto (two) in turn: each READY→PAUSED starts a thread, each
+ * PAUSED→READY joins it while a forward pass may be in flight and a streaming thread may wait
+ * for it.  No deadlock (every change completes), no error, no leak (valgrind, ASan). */
 GST_START_TEST (test_state_changes_while_inferring)
 {
   GstElement *pipeline = gst_parse_launch ("videotestsrc ! "
@@ -651,7 +651,7 @@ GST_START_TEST (test_state_changes_while_inferring)
 
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_results, &results, NULL);
   for (guint round = 0; changes < 1000; round++) {
-    g_object_set (classify, "async-inference", round % 2 == 0, NULL);
+    g_object_set (classify, "async-inference", round % 2 == 0, "threads", round / 2 % 2, NULL);
     for (guint t = 0; t < G_N_ELEMENTS (targets); t++) {
       GstState from;
 
