@@ -250,6 +250,32 @@ sink_stat (GstElement *pipeline, const gchar *name)
   return value;
 }
 
+static gint
+compare_times (gconstpointer a, gconstpointer b)
+{
+  GstClockTime x = *(const GstClockTime *) a, y = *(const GstClockTime *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* How late the frames reached the classifier, beyond the earliest arrival: what a busy
+ * machine's scheduler added before the element could do anything.  @spread gets the largest;
+ * returns how many arrived more than @by late. */
+static guint
+upstream_delays (Watch *in, GstClockTime by, GstClockTime *spread)
+{
+  GstClockTimeDiff first = G_MAXINT64;
+  guint late = 0;
+
+  for (guint i = 1; i < in->seen->len; i++)   /* frame 0 comes before the sink holds any */
+    first = MIN (first, seen (in, i)->arrival);
+  *spread = 0;
+  for (guint i = 1; i < in->seen->len; i++) {
+    *spread = MAX (*spread, (GstClockTime) (seen (in, i)->arrival - first));
+    late += seen (in, i)->arrival - first > (GstClockTimeDiff) by;
+  }
+  return late;
+}
+
 /* ------------------------------------------------------------------------------------------
  * async-inference
  * ------------------------------------------------------------------------------------------ */
@@ -265,16 +291,29 @@ GST_START_TEST (test_async_live)
   const guint n = 60;
   GstElement *pipeline = live_pipeline (n, CAPS_30FPS, "async-inference=true");
   Watch *at_sink = watch_new (pipeline, "s", "sink");
+  Watch *in = watch_new (pipeline, "c", "sink");
+  Watch *out = watch_new (pipeline, "c", "src");
+  GArray *held = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   GstClockTime delay = test_delay (), upstream = upstream_latency (CAPS_30FPS), latency;
   GstClockTime max_inference = 0, first_result = GST_CLOCK_TIME_NONE, last_new = 0;
-  GstClockTime max_gap = 0, max_age = 0;
+  GstClockTime max_gap = 0, max_age = 0, jitter = 0;
   guint64 newest = G_MAXUINT64;
-  guint results = 0;
+  guint results = 0, late_upstream;
   Heard heard;
 
   fail_unless (delay > PERIOD_30FPS, "the test needs a network slower than a frame");
   latency = play_to_eos (pipeline, 30 * GST_SECOND, &heard);
+  late_upstream = upstream_delays (in, MAX_LATENESS / 2, &jitter);
   fail_unless_equals_int (at_sink->seen->len, n);
+  /* No frame waits for an inference: the typical time in the element is far below one. */
+  for (guint i = 0; i < n; i++) {
+    GstClockTime t = seen (out, i)->arrival - seen (in, i)->arrival;
+    g_array_append_val (held, t);
+  }
+  g_array_sort (held, compare_times);
+  fail_unless (g_array_index (held, GstClockTime, n / 2) < delay / 2, "frames spend %"
+      GST_TIME_FORMAT " in the element (median)", GST_TIME_ARGS (g_array_index (held,
+              GstClockTime, n / 2)));
   for (guint i = 0; i < n; i++) {
     Seen *s = seen (at_sink, i);
 
@@ -294,8 +333,8 @@ GST_START_TEST (test_async_live)
       /* The inference thread took the newest frame when it got free: a new result describes
        * a frame at most one inference and two periods (slot, pick-up) older. */
       if (timing_checked ())
-        fail_unless (s->age <= max_inference + 2 * PERIOD_30FPS, "frame %u: a new result %"
-            GST_TIME_FORMAT " old", i, GST_TIME_ARGS (s->age));
+        fail_unless (s->age <= s->inference_time + 2 * PERIOD_30FPS + jitter, "frame %u: a new "
+            "result %" GST_TIME_FORMAT " old", i, GST_TIME_ARGS (s->age));
       if (results == 0)
         first_result = s->pts;
       else
@@ -313,24 +352,35 @@ GST_START_TEST (test_async_live)
 
   fail_unless_equals_uint64 (latency, upstream);
   fail_unless (heard.latency_messages == 0, "async posted a LATENCY message");
+  GST_INFO ("frames reached the classifier up to %" GST_TIME_FORMAT " late (%u by more than "
+      "%" GST_TIME_FORMAT ")", GST_TIME_ARGS (jitter), late_upstream,
+      GST_TIME_ARGS (MAX_LATENESS / 2));
   if (timing_checked ()) {
-    fail_unless_equals_uint64 (sink_stat (pipeline, "dropped"), 0);
-    fail_unless_equals_uint64 (sink_stat (pipeline, "rendered"), n);
+    /* None late because of the classifier (a busy machine may delay some before it). */
+    fail_unless (sink_stat (pipeline, "dropped") <= late_upstream, "%" G_GUINT64_FORMAT
+        " frames late at the sink, %u were late before the classifier",
+        sink_stat (pipeline, "dropped"), late_upstream);
+    fail_unless_equals_uint64 (sink_stat (pipeline, "rendered") + sink_stat (pipeline,
+            "dropped"), n);
     /* The first request also builds the network: allow it a second. */
     fail_unless (first_result < GST_SECOND + 2 * max_inference);
     /* The inference thread goes from one request to the next, and a frame picks the new
-     * result up within a period (one more for the scheduler of a busy machine). */
-    fail_unless (max_gap <= max_inference + 2 * PERIOD_30FPS, "waited %" GST_TIME_FORMAT
+     * result up within a period (results show on whole frames: one more; and one for the
+     * scheduler of a busy machine). */
+    fail_unless (max_gap <= max_inference + 3 * PERIOD_30FPS + jitter, "waited %" GST_TIME_FORMAT
         " for a new result, inference takes up to %" GST_TIME_FORMAT,
         GST_TIME_ARGS (max_gap), GST_TIME_ARGS (max_inference));
     fail_unless (results >= (seen (at_sink, n - 1)->pts - first_result)
-        / (max_inference + 2 * PERIOD_30FPS));
+        / (max_inference + 3 * PERIOD_30FPS));
     /* The newest frame goes next: a result is at most two inferences old (the one it waited
      * for, its own), plus the period it waited in the slot and the one it rides on. */
-    fail_unless (max_age <= 2 * max_inference + 2 * PERIOD_30FPS, "a result %" GST_TIME_FORMAT
-        " old", GST_TIME_ARGS (max_age));
+    fail_unless (max_age <= 2 * max_inference + 2 * PERIOD_30FPS + jitter, "a result %"
+        GST_TIME_FORMAT " old", GST_TIME_ARGS (max_age));
   }
   heard_clear (&heard);
+  g_array_unref (held);
+  watch_free (out);
+  watch_free (in);
   watch_free (at_sink);
   stop_pipeline (pipeline);
 }
@@ -456,10 +506,13 @@ GST_START_TEST (test_sync_qos_live)
   const guint n = 60;
   GstElement *pipeline = live_pipeline (n, CAPS_30FPS, "qos=true");
   Watch *at_sink = watch_new (pipeline, "s", "sink");
-  guint classified = 0;
+  Watch *in = watch_new (pipeline, "c", "sink");
+  guint classified = 0, late_upstream;
+  GstClockTime jitter;
   Heard heard;
 
   play_to_eos (pipeline, 30 * GST_SECOND, &heard);
+  late_upstream = upstream_delays (in, MAX_LATENESS / 2, &jitter);
   fail_unless_equals_int (at_sink->seen->len, n);
   for (guint i = 0; i < n; i++) {
     Seen *s = seen (at_sink, i);
@@ -497,12 +550,19 @@ GST_START_TEST (test_sync_qos_live)
 
   if (timing_checked ()) {
     fail_unless (heard.qos->len > 0, "no QoS message: every frame classified?");
-    fail_unless_equals_uint64 (sink_stat (pipeline, "dropped"), 0);
-    fail_unless_equals_uint64 (sink_stat (pipeline, "rendered"), n);
-    /* The network keeps up with about one frame in delay / period. */
-    fail_unless (classified >= n * PERIOD_30FPS / test_delay () / 2, "%u classified", classified);
+    /* None late because of the classifier (a busy machine may delay some before it). */
+    fail_unless (sink_stat (pipeline, "dropped") <= late_upstream, "%" G_GUINT64_FORMAT
+        " frames late at the sink, %u were late before the classifier (by up to %"
+        GST_TIME_FORMAT ")", sink_stat (pipeline, "dropped"), late_upstream,
+        GST_TIME_ARGS (jitter));
+    fail_unless_equals_uint64 (sink_stat (pipeline, "rendered") + sink_stat (pipeline,
+            "dropped"), n);
+    /* The network could keep up with about one frame in delay / period: QoS must not skip
+     * nearly all of them (a busy machine makes inferences slower, hence the margin). */
+    fail_unless (classified >= n / 10, "%u classified", classified);
   }
   heard_clear (&heard);
+  watch_free (in);
   watch_free (at_sink);
   stop_pipeline (pipeline);
 }
