@@ -25,6 +25,7 @@
 #include "network.h"
 
 #include "dnnl-compat.h"
+#include "dnnl-select.h"
 
 #include <math.h>
 #include <omp.h>
@@ -64,7 +65,8 @@ dnnl_failed (GError **error, const char *call, dnnl_status_t status)
  * --------------------------------------------------------------------------------------- */
 
 typedef struct {
-  const float *src;             /* the ConvNextWeights tensor it came from */
+  const float *src;             /* the ConvNextWeights tensor it came from… */
+  const float *row_scale;       /* …with its rows multiplied by these, or NULL */
   dnnl_memory_t memory;         /* owns its buffer, in the layout oneDNN asked for */
 } Packed;
 
@@ -147,11 +149,16 @@ convnext_backend_free (ConvNextBackend *b)
 
 /* The weights @src (f32, laid out as @user_md) in the layout and data type @want, reordered
  * once on @stream and cached: networks for other input shapes and other callers usually want
- * the same layout.  Called with pack_lock held. */
+ * the same layout.  @row_scale (nullable) multiplies each of its n_rows consecutive rows of
+ * @src first (a layer scale folded into a matmul's weights and bias).  Called with pack_lock
+ * held. */
 static gboolean
-pack_locked (ConvNextBackend *b, dnnl_stream_t stream, const float *src, ConstMd user_md,
-    ConstMd want, dnnl_memory_t *out, GError **error)
+pack_locked (ConvNextBackend *b, dnnl_stream_t stream, const float *src,
+    const float *row_scale, gsize n_rows, ConstMd user_md, ConstMd want, dnnl_memory_t *out,
+    GError **error)
 {
+  gsize n = dnnl_memory_desc_get_size (user_md) / sizeof (float);
+  g_autofree float *scaled = NULL;
   g_auto (dnnl_memory_t) user = NULL;
   g_auto (dnnl_memory_t) packed = NULL;
   g_auto (dnnl_primitive_desc_t) pd = NULL;
@@ -163,12 +170,18 @@ pack_locked (ConvNextBackend *b, dnnl_stream_t stream, const float *src, ConstMd
     ConstMd md;
     p = g_array_index (b->packed, Packed, i);
     TRY (dnnl_memory_get_memory_desc (p.memory, &md));
-    if (p.src == src && dnnl_memory_desc_equal (md, want)) {
+    if (p.src == src && p.row_scale == row_scale && dnnl_memory_desc_equal (md, want)) {
       *out = p.memory;
       return TRUE;
     }
   }
-  TRY (dnnl_memory_create (&user, user_md, b->engine, (void *) src));
+  if (row_scale != NULL) {
+    gsize row = n / n_rows;
+    scaled = g_new (float, n);
+    for (gsize i = 0; i < n; i++)
+      scaled[i] = src[i] * row_scale[i / row];
+  }
+  TRY (dnnl_memory_create (&user, user_md, b->engine, (void *) (scaled ? scaled : src)));
   TRY (dnnl_memory_create (&packed, want, b->engine, DNNL_MEMORY_ALLOCATE));
   TRY (dnnl_reorder_primitive_desc_create (&pd, user_md, b->engine, want, b->engine, NULL));
   TRY (dnnl_primitive_create (&reorder, pd));
@@ -176,21 +189,21 @@ pack_locked (ConvNextBackend *b, dnnl_stream_t stream, const float *src, ConstMd
   args[1] = (dnnl_exec_arg_t) { DNNL_ARG_TO, packed };
   TRY (dnnl_primitive_execute (reorder, stream, 2, args));
   TRY (dnnl_stream_wait (stream));
-  p = (Packed) { src, g_steal_pointer (&packed) };
+  p = (Packed) { src, row_scale, g_steal_pointer (&packed) };
   g_array_append_val (b->packed, p);
-  convnext_weights_release_pages (b->w, src, dnnl_memory_desc_get_size (user_md) / sizeof (float));
+  convnext_weights_release_pages (b->w, src, n);
   *out = p.memory;
   return TRUE;
 }
 
 static gboolean
-pack (ConvNextBackend *b, dnnl_stream_t stream, const float *src, ConstMd user_md,
-    ConstMd want, dnnl_memory_t *out, GError **error)
+pack (ConvNextBackend *b, dnnl_stream_t stream, const float *src, const float *row_scale,
+    gsize n_rows, ConstMd user_md, ConstMd want, dnnl_memory_t *out, GError **error)
 {
   gboolean ok;
 
   g_rw_lock_writer_lock (&b->pack_lock);
-  ok = pack_locked (b, stream, src, user_md, want, out, error);
+  ok = pack_locked (b, stream, src, row_scale, n_rows, user_md, want, out, error);
   g_rw_lock_writer_unlock (&b->pack_lock);
   return ok;
 }
@@ -205,6 +218,8 @@ typedef struct {
   dnnl_primitive_t primitive;
   int n_args;
   dnnl_exec_arg_t args[MAX_ARGS];
+  char *name;                   /* "encoder.stages.1.layers.0.pwconv2", as transformers' modules */
+  char *impl;                   /* oneDNN's implementation, e.g. "brg:avx512_core" */
 } Step;
 
 /* An activation buffer: [n, c, h, w] channels-last. */
@@ -220,6 +235,7 @@ struct _ConvNextNetwork {
   int n_threads;                /* OpenMP team size of every call */
   guint batch, height, width;
   gboolean keep_hidden;
+  char where[64];               /* the module being built, e.g. "encoder.stages.1.layers.0." */
   GArray *steps;                /* Step, in execution order */
   GPtrArray *memories;          /* dnnl_memory_t views over our buffers */
   GPtrArray *buffers;           /* activation buffers, 64-byte aligned */
@@ -238,6 +254,18 @@ struct _ConvNextNetwork {
   Act *features;                /* [n_features] f32: a backbone's feature maps */
 };
 
+/* Names the module whose primitives are added next, as transformers' module names (without
+ * the "convnext." prefix). */
+static void G_GNUC_PRINTF (2, 3)
+set_where (ConvNextNetwork *net, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_vsnprintf (net->where, sizeof net->where, format, args);
+  va_end (args);
+}
+
 static void
 memory_free (gpointer m)
 {
@@ -247,7 +275,11 @@ memory_free (gpointer m)
 static void
 step_clear (gpointer p)
 {
-  dnnl_primitive_destroy (((Step *) p)->primitive);
+  Step *step = p;
+
+  dnnl_primitive_destroy (step->primitive);
+  g_free (step->name);
+  g_free (step->impl);
 }
 
 static gboolean
@@ -316,14 +348,18 @@ new_attr (dnnl_primitive_attr_t *attr, GError **error)
   return TRUE;
 }
 
+/* Appends the primitive of @pd, named @what within net->where, to the network. */
 static gboolean
-add_step (ConvNextNetwork *net, const_dnnl_primitive_desc_t pd, int n_args,
+add_step (ConvNextNetwork *net, const char *what, const_dnnl_primitive_desc_t pd, int n_args,
     const dnnl_exec_arg_t *args, GError **error)
 {
   ConstMd scratch_md = dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0);
+  g_autofree char *name = g_strconcat (net->where, what, NULL);
+  const char *impl = impl_name (pd);
   Step step = { .n_args = n_args };
 
   g_assert (n_args < MAX_ARGS);
+  impl_report (name, pd, impl);
   memcpy (step.args, args, n_args * sizeof (dnnl_exec_arg_t));
   if (scratch_md != NULL && dnnl_memory_desc_get_size (scratch_md) > 0) {
     dnnl_memory_t scratch;
@@ -334,6 +370,8 @@ add_step (ConvNextNetwork *net, const_dnnl_primitive_desc_t pd, int n_args,
     step.args[step.n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_SCRATCHPAD, scratch };
   }
   TRY (dnnl_primitive_create (&step.primitive, pd));
+  step.name = g_steal_pointer (&name);
+  step.impl = g_strdup (impl);
   g_array_append_val (net->steps, step);
   return TRUE;
 }
@@ -348,7 +386,8 @@ md_of (dnnl_memory_t m)
 }
 
 static gboolean
-add_reorder (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, GError **error)
+add_reorder (ConvNextNetwork *net, const char *what, dnnl_memory_t src, dnnl_memory_t dst,
+    GError **error)
 {
   g_auto (dnnl_primitive_attr_t) attr = NULL;
   g_auto (dnnl_primitive_desc_t) pd = NULL;
@@ -357,9 +396,16 @@ add_reorder (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, GError 
     return FALSE;
   TRY (dnnl_reorder_primitive_desc_create (&pd, md_of (src), net->backend->engine, md_of (dst),
           net->backend->engine, attr));
-  return add_step (net, pd, 2, (dnnl_exec_arg_t[]) {
+  return add_step (net, what, pd, 2, (dnnl_exec_arg_t[]) {
         { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, dst } }, error);
 }
+
+/* A convolution's candidates (dnnl-select.h), best first: the source in the layout oneDNN
+ * picks (format_tag any; brgconv on AVX-512 takes the NHWC activations as they are), or in
+ * the destination's NHWC (what oneDNN's jit kernels for AVX2 and SSE4.1 accept: given "any",
+ * 2.6 and 3.x pick a blocked source that no kernel pairs with an NHWC destination, and end
+ * on ref:any). */
+enum { CONV_SRC_ANY, CONV_SRC_NHWC, N_CONV_VARIANTS };
 
 /* dst = conv (src) + bias; weight [OC, IC/groups, k, k] as PyTorch stores it.  Like
  * PyTorch, oneDNN's output size (in - k + 2·pad) / stride + 1 drops trailing pixels that
@@ -367,9 +413,9 @@ add_reorder (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, GError 
  * accumulation); when its implementation wants @src in another layout or data type (the
  * NCHW f32 pixel_values), a reorder into the network's staging buffer goes first. */
 static gboolean
-add_conv (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, dnnl_data_type_t dt,
-    const float *weight, const float *bias, dnnl_dim_t groups, dnnl_dim_t kernel,
-    dnnl_dim_t stride, dnnl_dim_t pad, GError **error)
+add_conv (ConvNextNetwork *net, const char *what, dnnl_memory_t src, dnnl_memory_t dst,
+    dnnl_data_type_t dt, const float *weight, const float *bias, dnnl_dim_t groups,
+    dnnl_dim_t kernel, dnnl_dim_t stride, dnnl_dim_t pad, GError **error)
 {
   ConvNextBackend *b = net->backend;
   ConstMd src_md = md_of (src), dst_md = md_of (dst), want_src;
@@ -380,44 +426,55 @@ add_conv (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, dnnl_data_
   dnnl_dims_t strides = { stride, stride }, padding = { pad, pad }, dilates = { 0, 0 };
   g_auto (Md) user_md = NULL;
   g_auto (Md) weight_md = NULL;
-  g_auto (Md) any_src_md = NULL;
   g_auto (dnnl_primitive_attr_t) attr = NULL;
-  g_auto (dnnl_primitive_desc_t) pd = NULL;
+  g_auto (Choice) c = CHOICE_INIT;
   dnnl_memory_t packed, bias_mem;
 
   TRY (md_create (&user_md, grouped ? 5 : 4, grouped ? dims_grouped : dims_plain, dnnl_f32,
           grouped ? dnnl_goihw : dnnl_oihw));
   TRY (md_create (&weight_md, grouped ? 5 : 4, grouped ? dims_grouped : dims_plain, dt,
           dnnl_format_tag_any));
-  TRY (md_create (&any_src_md, 4, md_dims (src_md), dt, dnnl_format_tag_any));
   if (!new_attr (&attr, error) || !as_vector (net, bias, 1, &oc, &bias_mem, error))
     return FALSE;
-  TRY (convolution_forward_pd_create (&pd, b->engine, dnnl_forward_inference,
-          dnnl_convolution_direct, any_src_md, weight_md, md_of (bias_mem), dst_md, strides,
-          dilates, padding, padding, attr));
-  if (!pack (b, net->stream, weight, user_md, dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0),
-          &packed, error))
+  for (guint v = 0; v < N_CONV_VARIANTS; v++) {
+    g_auto (Md) v_src_md = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t status = md_create (&v_src_md, 4, md_dims (src_md), dt,
+        v == CONV_SRC_ANY ? dnnl_format_tag_any : dnnl_nhwc);
+
+    if (status == dnnl_success)
+      status = convolution_forward_pd_create (&pd, b->engine, dnnl_forward_inference,
+          dnnl_convolution_direct, v_src_md, weight_md, md_of (bias_mem), dst_md, strides,
+          dilates, padding, padding, attr);
+    if (choice_offer (&c, v, status, pd))
+      break;
+  }
+  if (c.pd == NULL)
+    return dnnl_failed (error, "convolution_forward_pd_create", c.status);
+  if (!pack (b, net->stream, weight, NULL, 0, user_md,
+          dnnl_primitive_desc_query_md (c.pd, dnnl_query_weights_md, 0), &packed, error))
     return FALSE;
 
-  want_src = dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0);
+  want_src = dnnl_primitive_desc_query_md (c.pd, dnnl_query_src_md, 0);
   if (!dnnl_memory_desc_equal (want_src, src_md)) {
+    g_autofree char *reorder_what = g_strconcat (what, " (input reorder)", NULL);
     dnnl_memory_t staged;
     if (!new_memory (net, want_src, DNNL_MEMORY_NONE, &staged, error)
-        || !add_reorder (net, src, staged, error))
+        || !add_reorder (net, reorder_what, src, staged, error))
       return FALSE;
     g_ptr_array_add (net->staging_users, staged);
     net->staging_size = MAX (net->staging_size, dnnl_memory_desc_get_size (want_src));
     src = staged;
   }
-  return add_step (net, pd, 4, (dnnl_exec_arg_t[]) {
+  return add_step (net, what, c.pd, 4, (dnnl_exec_arg_t[]) {
         { DNNL_ARG_SRC, src }, { DNNL_ARG_WEIGHTS, packed }, { DNNL_ARG_BIAS, bias_mem },
         { DNNL_ARG_DST, dst } }, error);
 }
 
 /* dst = LayerNorm over the last dimension of src (rows), with scale and shift. */
 static gboolean
-add_layer_norm (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, const float *weight,
-    const float *bias, float eps, GError **error)
+add_layer_norm (ConvNextNetwork *net, const char *what, dnnl_memory_t src, dnnl_memory_t dst,
+    const float *weight, const float *bias, float eps, GError **error)
 {
   const dnnl_dim_t *channels = &md_dims (md_of (src))[1];
   g_auto (dnnl_primitive_attr_t) attr = NULL;
@@ -429,13 +486,13 @@ add_layer_norm (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, cons
     return FALSE;
   TRY (layer_normalization_forward_pd_create (&pd, net->backend->engine, dnnl_forward_inference,
           md_of (src), md_of (dst), NULL, eps, dnnl_use_scale | dnnl_use_shift, attr));
-  return add_step (net, pd, 4, (dnnl_exec_arg_t[]) {
+  return add_step (net, what, pd, 4, (dnnl_exec_arg_t[]) {
         { DNNL_ARG_SRC, src }, { DNNL_ARG_DST, dst }, { DNNL_ARG_SCALE, scale },
         { DNNL_ARG_SHIFT, shift } }, error);
 }
 
 /* The primitive descriptor of dst = src · Wᵀ + bias (W [N, K] as torch.nn.Linear stores
- * it) with @attr's post-ops, or the status of the failure (unimplemented: try unfused). */
+ * it) with @attr's post-ops, or the status of the failure. */
 static dnnl_status_t
 matmul_pd (ConvNextBackend *b, dnnl_memory_t src, dnnl_memory_t dst,
     const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
@@ -454,23 +511,29 @@ matmul_pd (ConvNextBackend *b, dnnl_memory_t src, dnnl_memory_t dst,
   return matmul_pd_create (pd, b->engine, src_md, weight_md, bias_md, dst_md, attr);
 }
 
-/* Adds the matmul @pd made by matmul_pd(); @extra are its post-ops' arguments. */
+/* Adds the matmul @pd made by matmul_pd(); @row_scale (nullable, [N]) multiplies the weights'
+ * rows and the bias first; @extra are the post-ops' arguments. */
 static gboolean
-add_matmul (ConvNextNetwork *net, const_dnnl_primitive_desc_t pd, dnnl_memory_t src,
-    dnnl_memory_t dst, const float *weight, const float *bias, int n_extra,
-    const dnnl_exec_arg_t *extra, GError **error)
+add_matmul (ConvNextNetwork *net, const char *what, const_dnnl_primitive_desc_t pd,
+    dnnl_memory_t src, dnnl_memory_t dst, const float *weight, const float *bias,
+    const float *row_scale, int n_extra, const dnnl_exec_arg_t *extra, GError **error)
 {
-  dnnl_dims_t user_dims = { md_dims (md_of (src))[1], md_dims (md_of (dst))[1] };
-  dnnl_dims_t bias_dims = { 1, md_dims (md_of (dst))[1] };
+  dnnl_dim_t n = md_dims (md_of (dst))[1];
+  dnnl_dims_t user_dims = { md_dims (md_of (src))[1], n };
+  dnnl_dims_t bias_dims = { 1, n };
   g_auto (Md) user_md = NULL;
+  g_auto (Md) bias_md = NULL;
   dnnl_memory_t packed, bias_mem;
   dnnl_exec_arg_t args[MAX_ARGS];
 
   /* W [N, K] row-major is the K × N matrix in "ba" order. */
   TRY (md_create (&user_md, 2, user_dims, dnnl_f32, dnnl_ba));
-  if (!pack (net->backend, net->stream, weight, user_md,
-          dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), &packed, error)
-      || !as_vector (net, bias, 2, bias_dims, &bias_mem, error))
+  TRY (md_create (&bias_md, 2, bias_dims, dnnl_f32, dnnl_ab));
+  if (!pack (net->backend, net->stream, weight, row_scale, n, user_md,
+          dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), &packed, error))
+    return FALSE;
+  if (row_scale != NULL ? !pack (net->backend, net->stream, bias, row_scale, n, bias_md, bias_md,
+          &bias_mem, error) : !new_memory (net, bias_md, (void *) bias, &bias_mem, error))
     return FALSE;
   args[0] = (dnnl_exec_arg_t) { DNNL_ARG_SRC, src };
   args[1] = (dnnl_exec_arg_t) { DNNL_ARG_WEIGHTS, packed };
@@ -478,13 +541,13 @@ add_matmul (ConvNextNetwork *net, const_dnnl_primitive_desc_t pd, dnnl_memory_t 
   args[3] = (dnnl_exec_arg_t) { DNNL_ARG_DST, dst };
   if (n_extra > 0)
     memcpy (args + 4, extra, n_extra * sizeof (dnnl_exec_arg_t));
-  return add_step (net, pd, 4 + n_extra, args, error);
+  return add_step (net, what, pd, 4 + n_extra, args, error);
 }
 
 /* dst = src0 <alg> src1 (src1 broadcast when it has a dimension of 1). */
 static gboolean
-add_binary (ConvNextNetwork *net, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_memory_t src1,
-    dnnl_memory_t dst, GError **error)
+add_binary (ConvNextNetwork *net, const char *what, dnnl_alg_kind_t alg, dnnl_memory_t src0,
+    dnnl_memory_t src1, dnnl_memory_t dst, GError **error)
 {
   g_auto (dnnl_primitive_attr_t) attr = NULL;
   g_auto (dnnl_primitive_desc_t) pd = NULL;
@@ -493,7 +556,7 @@ add_binary (ConvNextNetwork *net, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_
     return FALSE;
   TRY (binary_pd_create (&pd, net->backend->engine, alg, md_of (src0), md_of (src1), md_of (dst),
           attr));
-  return add_step (net, pd, 3, (dnnl_exec_arg_t[]) {
+  return add_step (net, what, pd, 3, (dnnl_exec_arg_t[]) {
         { DNNL_ARG_SRC_0, src0 }, { DNNL_ARG_SRC_1, src1 }, { DNNL_ARG_DST, dst } }, error);
 }
 
@@ -526,8 +589,8 @@ activation_ops (ConvNextAct act, Eltwise ops[2])
 
 /* mem = @alg (mem), in place. */
 static gboolean
-add_eltwise (ConvNextNetwork *net, dnnl_memory_t mem, dnnl_alg_kind_t alg, float alpha,
-    float beta, GError **error)
+add_eltwise (ConvNextNetwork *net, const char *what, dnnl_memory_t mem, dnnl_alg_kind_t alg,
+    float alpha, float beta, GError **error)
 {
   g_auto (dnnl_primitive_attr_t) attr = NULL;
   g_auto (dnnl_primitive_desc_t) pd = NULL;
@@ -536,18 +599,19 @@ add_eltwise (ConvNextNetwork *net, dnnl_memory_t mem, dnnl_alg_kind_t alg, float
     return FALSE;
   TRY (eltwise_forward_pd_create (&pd, net->backend->engine, dnnl_forward_inference, alg,
           md_of (mem), md_of (mem), alpha, beta, attr));
-  return add_step (net, pd, 2, (dnnl_exec_arg_t[]) {
+  return add_step (net, what, pd, 2, (dnnl_exec_arg_t[]) {
         { DNNL_ARG_SRC, mem }, { DNNL_ARG_DST, mem } }, error);
 }
 
 static gboolean
-add_activation (ConvNextNetwork *net, dnnl_memory_t mem, ConvNextAct act, GError **error)
+add_activation (ConvNextNetwork *net, const char *what, dnnl_memory_t mem, ConvNextAct act,
+    GError **error)
 {
   Eltwise ops[2];
   guint n_ops = activation_ops (act, ops);
 
   for (guint i = 0; i < n_ops; i++) {
-    if (!add_eltwise (net, mem, ops[i].alg, ops[i].alpha, ops[i].beta, error))
+    if (!add_eltwise (net, what, mem, ops[i].alg, ops[i].alpha, ops[i].beta, error))
       return FALSE;
   }
   return TRUE;
@@ -557,7 +621,8 @@ add_activation (ConvNextNetwork *net, dnnl_memory_t mem, ConvNextAct act, GError
  * window (jit in NHWC; oneDNN 2.6's reduction is ref:any).  Pooling keeps the data type,
  * so a bf16 src is pooled in bf16 and then converted. */
 static gboolean
-add_mean (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, GError **error)
+add_mean (ConvNextNetwork *net, const char *what, dnnl_memory_t src, dnnl_memory_t dst,
+    GError **error)
 {
   ConstMd src_md = md_of (src), dst_md = md_of (dst);
   dnnl_dims_t kernel = { md_dims (src_md)[2], md_dims (src_md)[3] };
@@ -567,7 +632,7 @@ add_mean (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, GError **e
   dnnl_memory_t pooled = dst;
 
   if (kernel[0] * kernel[1] == 1)       /* nothing to average: a copy (and conversion) */
-    return add_reorder (net, src, dst, error);
+    return add_reorder (net, what, src, dst, error);
   if (md_data_type (src_md) != md_data_type (dst_md)) {
     g_auto (Md) md = NULL;
     void *data;
@@ -581,88 +646,110 @@ add_mean (ConvNextNetwork *net, dnnl_memory_t src, dnnl_memory_t dst, GError **e
   TRY (pooling_forward_pd_create (&pd, net->backend->engine, dnnl_forward_inference,
           dnnl_pooling_avg_exclude_padding, src_md, md_of (pooled), strides, kernel, dilation,
           padding, padding, attr));
-  return add_step (net, pd, 2, (dnnl_exec_arg_t[]) {
+  return add_step (net, what, pd, 2, (dnnl_exec_arg_t[]) {
         { DNNL_ARG_SRC, src }, { DNNL_ARG_DST, pooled } }, error)
-      && (pooled == dst || add_reorder (net, pooled, dst, error));
+      && (pooled == dst || add_reorder (net, what, pooled, dst, error));
 }
 
-/* pwconv1 with the activation fused as eltwise post-ops, else followed by eltwise steps. */
+/* pwconv1's candidates: the activation as eltwise post-ops, or eltwise steps after it
+ * (CONVNEXT_DISABLE_FUSION starts there). */
+enum { PW1_FUSED, PW1_UNFUSED, N_PW1_VARIANTS };
+
 static gboolean
 add_pwconv1 (ConvNextNetwork *net, const ConvNextLayerWeights *lw, dnnl_memory_t src,
     dnnl_memory_t dst, GError **error)
 {
   ConvNextAct act = net->backend->cfg->hidden_act;
-  g_auto (dnnl_primitive_attr_t) attr = NULL;
+  g_auto (dnnl_primitive_attr_t) fused = NULL;
   g_auto (dnnl_primitive_attr_t) plain = NULL;
   g_auto (dnnl_post_ops_t) post_ops = NULL;
-  g_auto (dnnl_primitive_desc_t) pd = NULL;
-  dnnl_status_t status;
+  g_auto (Choice) c = CHOICE_INIT;
   Eltwise ops[2];
   guint n_ops = activation_ops (act, ops);
 
-  if (!new_attr (&attr, error) || !new_attr (&plain, error))
+  if (!new_attr (&fused, error) || !new_attr (&plain, error))
     return FALSE;
   TRY (dnnl_post_ops_create (&post_ops));
   for (guint i = 0; i < n_ops; i++)
     TRY (post_ops_append_eltwise (post_ops, ops[i].alg, ops[i].alpha, ops[i].beta));
-  TRY (dnnl_primitive_attr_set_post_ops (attr, post_ops));
+  TRY (dnnl_primitive_attr_set_post_ops (fused, post_ops));
 
-  status = net->backend->no_fusion ? dnnl_unimplemented
-      : matmul_pd (net->backend, src, dst, attr, &pd);
-  if (status == dnnl_success)
-    return add_matmul (net, pd, src, dst, lw->pwconv1_weight, lw->pwconv1_bias, 0, NULL, error);
-  if (status != dnnl_unimplemented)
-    return dnnl_failed (error, "matmul_pd_create (pwconv1 + activation)", status);
-  status = matmul_pd (net->backend, src, dst, plain, &pd);
-  if (status != dnnl_success)
-    return dnnl_failed (error, "matmul_pd_create (pwconv1)", status);
-  return add_matmul (net, pd, src, dst, lw->pwconv1_weight, lw->pwconv1_bias, 0, NULL, error)
-      && add_activation (net, dst, act, error);
+  for (guint v = net->backend->no_fusion ? PW1_UNFUSED : 0; v < N_PW1_VARIANTS; v++) {
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t status = matmul_pd (net->backend, src, dst, v == PW1_FUSED ? fused : plain,
+        &pd);
+    if (choice_offer (&c, v, status, pd))
+      break;
+  }
+  if (c.pd == NULL)
+    return dnnl_failed (error, "matmul_pd_create (pwconv1)", c.status);
+  return add_matmul (net, "pwconv1", c.pd, src, dst, lw->pwconv1_weight, lw->pwconv1_bias, NULL,
+          0, NULL, error)
+      && (c.variant == PW1_FUSED || add_activation (net, "pwconv1 (activation)", dst, act,
+              error));
 }
 
-/* x += γ · pwconv2 (src): γ as a per-channel binary mul post-op and the residual as a
- * sum post-op into x; else the matmul into @tmp followed by binary steps. */
+/* pwconv2's candidates: γ as a per-channel binary mul post-op and the residual as a sum
+ * post-op into x; γ folded into the weights and bias, so that only the sum is left (oneDNN's
+ * gemm-based matmul, AVX2 and SSE4.1 on 2.6, SSE4.1 on 3.x, takes a sum only as the first
+ * post-op); or the matmul into @tmp followed by binary steps. */
+enum { PW2_FUSED, PW2_FOLDED, PW2_UNFUSED, N_PW2_VARIANTS };
+
+/* x += γ · pwconv2 (src). */
 static gboolean
 add_pwconv2 (ConvNextNetwork *net, const ConvNextLayerWeights *lw, dnnl_memory_t src,
     dnnl_memory_t x, dnnl_memory_t tmp, GError **error)
 {
   dnnl_dims_t gamma_dims = { 1, md_dims (md_of (x))[1] };
-  g_auto (dnnl_primitive_attr_t) attr = NULL;
+  g_auto (dnnl_primitive_attr_t) fused = NULL;
+  g_auto (dnnl_primitive_attr_t) folded = NULL;
   g_auto (dnnl_primitive_attr_t) plain = NULL;
-  g_auto (dnnl_post_ops_t) post_ops = NULL;
-  g_auto (dnnl_primitive_desc_t) pd = NULL;
+  g_auto (dnnl_post_ops_t) fused_ops = NULL;
+  g_auto (dnnl_post_ops_t) folded_ops = NULL;
+  g_auto (Choice) c = CHOICE_INIT;
   dnnl_memory_t gamma = NULL;
   dnnl_exec_arg_t extra[1];
   int n_extra = 0;
-  dnnl_status_t status;
 
-  if (!new_attr (&attr, error) || !new_attr (&plain, error))
+  if (!new_attr (&fused, error) || !new_attr (&folded, error) || !new_attr (&plain, error))
     return FALSE;
-  TRY (dnnl_post_ops_create (&post_ops));
+  TRY (dnnl_post_ops_create (&fused_ops));
+  TRY (dnnl_post_ops_create (&folded_ops));
   if (lw->layer_scale != NULL) {
     if (!as_vector (net, lw->layer_scale, 2, gamma_dims, &gamma, error))
       return FALSE;
-    TRY (dnnl_post_ops_append_binary (post_ops, dnnl_binary_mul, md_of (gamma)));
+    TRY (dnnl_post_ops_append_binary (fused_ops, dnnl_binary_mul, md_of (gamma)));
     extra[n_extra++] = (dnnl_exec_arg_t) {
       DNNL_ARG_ATTR_MULTIPLE_POST_OP (0) | DNNL_ARG_SRC_1, gamma };
   }
-  TRY (post_ops_append_sum (post_ops, 1.f));
-  TRY (dnnl_primitive_attr_set_post_ops (attr, post_ops));
+  TRY (post_ops_append_sum (fused_ops, 1.f));
+  TRY (post_ops_append_sum (folded_ops, 1.f));
+  TRY (dnnl_primitive_attr_set_post_ops (fused, fused_ops));
+  TRY (dnnl_primitive_attr_set_post_ops (folded, folded_ops));
 
-  status = net->backend->no_fusion ? dnnl_unimplemented
-      : matmul_pd (net->backend, src, x, attr, &pd);
-  if (status == dnnl_success)
-    return add_matmul (net, pd, src, x, lw->pwconv2_weight, lw->pwconv2_bias, n_extra, extra,
-        error);
-  if (status != dnnl_unimplemented)
-    return dnnl_failed (error, "matmul_pd_create (pwconv2 + layer scale + residual)",
-        status);
-  status = matmul_pd (net->backend, src, tmp, plain, &pd);
-  if (status != dnnl_success)
-    return dnnl_failed (error, "matmul_pd_create (pwconv2)", status);
-  return add_matmul (net, pd, src, tmp, lw->pwconv2_weight, lw->pwconv2_bias, 0, NULL, error)
-      && (gamma == NULL || add_binary (net, dnnl_binary_mul, tmp, gamma, tmp, error))
-      && add_binary (net, dnnl_binary_add, x, tmp, x, error);
+  for (guint v = net->backend->no_fusion ? PW2_UNFUSED : 0; v < N_PW2_VARIANTS; v++) {
+    const_dnnl_primitive_attr_t attrs[N_PW2_VARIANTS] = { fused, folded, plain };
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t status;
+    if (v == PW2_FOLDED && gamma == NULL)
+      continue;                 /* the same request as PW2_FUSED */
+    status = matmul_pd (net->backend, src, v == PW2_UNFUSED ? tmp : x, attrs[v], &pd);
+    if (choice_offer (&c, v, status, pd))
+      break;
+  }
+  if (c.pd == NULL)
+    return dnnl_failed (error, "matmul_pd_create (pwconv2)", c.status);
+  if (c.variant == PW2_FUSED)
+    return add_matmul (net, "pwconv2", c.pd, src, x, lw->pwconv2_weight, lw->pwconv2_bias, NULL,
+        n_extra, extra, error);
+  if (c.variant == PW2_FOLDED)
+    return add_matmul (net, "pwconv2", c.pd, src, x, lw->pwconv2_weight, lw->pwconv2_bias,
+        lw->layer_scale, 0, NULL, error);
+  return add_matmul (net, "pwconv2", c.pd, src, tmp, lw->pwconv2_weight, lw->pwconv2_bias, NULL,
+          0, NULL, error)
+      && (gamma == NULL || add_binary (net, "pwconv2 (layer_scale)", dnnl_binary_mul, tmp, gamma,
+              tmp, error))
+      && add_binary (net, "pwconv2 (residual)", dnnl_binary_add, x, tmp, x, error);
 }
 
 /* Scratch activations shared by all blocks: sized for the largest stage. */
@@ -721,7 +808,7 @@ fused_pd (ConvNextNetwork *net, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_me
 /* dst = post-ops (binary @alg (src0, src1)), or (@src1 NULL) dst = post-ops (reduction
  * @alg (src0)): the post-ops fused when oneDNN can, else steps of their own on dst. */
 static gboolean
-add_fused (ConvNextNetwork *net, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_memory_t src1,
+add_fused (ConvNextNetwork *net, const char *what, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_memory_t src1,
     dnnl_memory_t dst, const PostOp *ops, guint n_ops, GError **error)
 {
   dnnl_exec_arg_t args[MAX_ARGS] = {
@@ -743,11 +830,11 @@ add_fused (ConvNextNetwork *net, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_m
   }
   if (status != dnnl_success)
     return dnnl_failed (error, src1 != NULL ? "binary_pd_create" : "reduction_pd_create", status);
-  if (!add_step (net, pd, n_args, args, error))
+  if (!add_step (net, what, pd, n_args, args, error))
     return FALSE;
   for (guint i = 0; !fused && i < n_ops; i++) {     /* as steps of their own */
-    if (ops[i].src1 != NULL ? !add_binary (net, ops[i].alg, dst, ops[i].src1, dst, error)
-        : !add_eltwise (net, dst, ops[i].alg, ops[i].alpha, ops[i].beta, error))
+    if (ops[i].src1 != NULL ? !add_binary (net, what, ops[i].alg, dst, ops[i].src1, dst, error)
+        : !add_eltwise (net, what, dst, ops[i].alg, ops[i].alpha, ops[i].beta, error))
       return FALSE;
   }
   return TRUE;
@@ -789,14 +876,15 @@ add_grn (ConvNextNetwork *net, const ConvNextLayerWeights *lw, const Act *u,
       || !as_tensor (net, lw->grn_weight, dnnl_f32, 2, w_dims, dnnl_ab, &weight, error)
       || !as_tensor (net, lw->grn_bias, dnnl_f32, 4, b_dims, dnnl_nhwc, &bias, error))
     return FALSE;
-  return add_binary (net, dnnl_binary_mul, u_img, u_img, sq_img, error)
-      && add_mean (net, sq_img, g_img, error)
-      && add_eltwise (net, g_rows, dnnl_eltwise_pow, sqrtf ((float) (u->h * u->w)), 0.5f, error)
-      && add_fused (net, dnnl_reduction_mean, g_rows, NULL, d_rows, (PostOp[]) {
-            { dnnl_eltwise_linear, NULL, 1.f, 1e-6f } }, 1, error)
-      && add_fused (net, dnnl_binary_div, g_rows, d_rows, g_rows, (PostOp[]) {
+  return add_binary (net, "grn (u·u)", dnnl_binary_mul, u_img, u_img, sq_img, error)
+      && add_mean (net, "grn (mean over H, W)", sq_img, g_img, error)
+      && add_eltwise (net, "grn (Gx)", g_rows, dnnl_eltwise_pow, sqrtf ((float) (u->h * u->w)),
+          0.5f, error)
+      && add_fused (net, "grn (mean over channels)", dnnl_reduction_mean, g_rows, NULL, d_rows,
+          (PostOp[]) { { dnnl_eltwise_linear, NULL, 1.f, 1e-6f } }, 1, error)
+      && add_fused (net, "grn (Nx)", dnnl_binary_div, g_rows, d_rows, g_rows, (PostOp[]) {
             { dnnl_binary_mul, weight, 0, 0 }, { dnnl_eltwise_linear, NULL, 1.f, 1.f } }, 2, error)
-      && add_fused (net, dnnl_binary_mul, u_img, g_img, u_img, (PostOp[]) {
+      && add_fused (net, "grn", dnnl_binary_mul, u_img, g_img, u_img, (PostOp[]) {
             { dnnl_binary_add, bias, 0, 0 } }, 1, error);
 }
 
@@ -814,10 +902,10 @@ add_block (ConvNextNetwork *net, const ConvNextLayerWeights *lw, const BlockBuff
       || !as_image (net, &t, &t_img, error) || !as_rows (net, &t, &t_rows, error)
       || !as_rows (net, &u, &u_rows, error))
     return FALSE;
-  return add_conv (net, x_img, t_img, dt, lw->dwconv_weight, lw->dwconv_bias, x->c,
+  return add_conv (net, "dwconv", x_img, t_img, dt, lw->dwconv_weight, lw->dwconv_bias, x->c,
           CONVNEXT_DW_KERNEL, 1, CONVNEXT_DW_KERNEL / 2, error)
-      && add_layer_norm (net, t_rows, t_rows, lw->norm_weight, lw->norm_bias, CONVNEXT_LN_EPS,
-          error)
+      && add_layer_norm (net, "layernorm", t_rows, t_rows, lw->norm_weight, lw->norm_bias,
+          CONVNEXT_LN_EPS, error)
       && add_pwconv1 (net, lw, t_rows, u_rows, error)
       && (lw->grn_weight == NULL || add_grn (net, lw, &u, bb, error))
       && add_pwconv2 (net, lw, u_rows, x_rows, t_rows, error);
@@ -856,10 +944,10 @@ add_embeddings (ConvNextNetwork *net, const Act *x, GError **error)
   TRY (md_create (&input_md, 4, input_dims, dnnl_f32, dnnl_nchw));
   return new_memory (net, input_md, DNNL_MEMORY_NONE, &net->input, error)
       && as_image (net, x, &x_img, error) && as_rows (net, x, &x_rows, error)
-      && add_conv (net, net->input, x_img, x->dt, w->patch_weight, w->patch_bias, 1,
-          cfg->patch_size, cfg->patch_size, 0, error)
-      && add_layer_norm (net, x_rows, x_rows, w->embed_norm_weight, w->embed_norm_bias,
-          CONVNEXT_LN_EPS, error);
+      && add_conv (net, "patch_embeddings", net->input, x_img, x->dt, w->patch_weight,
+          w->patch_bias, 1, cfg->patch_size, cfg->patch_size, 0, error)
+      && add_layer_norm (net, "layernorm", x_rows, x_rows, w->embed_norm_weight,
+          w->embed_norm_bias, CONVNEXT_LN_EPS, error);
 }
 
 /* x = conv 2×2 stride 2 (LN (prev)), the LN output going through @tmp. */
@@ -872,9 +960,9 @@ add_downsampling (ConvNextNetwork *net, const ConvNextStageWeights *sw, const Ac
 
   return as_rows (net, prev, &prev_rows, error) && as_rows (net, &t, &t_rows, error)
       && as_image (net, &t, &t_img, error) && as_image (net, x, &x_img, error)
-      && add_layer_norm (net, prev_rows, t_rows, sw->down_norm_weight, sw->down_norm_bias,
-          CONVNEXT_LN_EPS, error)
-      && add_conv (net, t_img, x_img, net->backend->dt, sw->down_conv_weight,
+      && add_layer_norm (net, "0", prev_rows, t_rows, sw->down_norm_weight,
+          sw->down_norm_bias, CONVNEXT_LN_EPS, error)
+      && add_conv (net, "1", t_img, x_img, net->backend->dt, sw->down_conv_weight,
           sw->down_conv_bias, 1, 2, 2, 0, error);
 }
 
@@ -897,8 +985,8 @@ add_head (ConvNextNetwork *net, const Act *x, GError **error)
       || !as_image (net, x, &x_img, error) || !as_image (net, &pooled, &pooled_img, error)
       || !as_rows (net, &pooled, &pooled_rows, error)
       || !as_rows (net, &pooler, &pooler_rows, error)
-      || !add_mean (net, x_img, pooled_img, error)
-      || !add_layer_norm (net, pooled_rows, pooler_rows, w->final_norm_weight,
+      || !add_mean (net, "pooler", x_img, pooled_img, error)
+      || !add_layer_norm (net, "layernorm", pooled_rows, pooler_rows, w->final_norm_weight,
           w->final_norm_bias, b->cfg->layer_norm_eps, error))
     return FALSE;
   net->pooler = pooler.data;
@@ -912,8 +1000,8 @@ add_head (ConvNextNetwork *net, const Act *x, GError **error)
   status = matmul_pd (b, pooler_rows, logits_rows, attr, &pd);
   if (status != dnnl_success)
     return dnnl_failed (error, "matmul_pd_create (classifier)", status);
-  return add_matmul (net, pd, pooler_rows, logits_rows, w->classifier_weight, w->classifier_bias,
-      0, NULL, error);
+  return add_matmul (net, "classifier", pd, pooler_rows, logits_rows, w->classifier_weight,
+      w->classifier_bias, NULL, 0, NULL, error);
 }
 
 /* Keeps a copy of @x (the embeddings output, which stage 0 overwrites in place). */
@@ -926,7 +1014,7 @@ add_copy (ConvNextNetwork *net, const Act *x, Act *copy, GError **error)
   copy->dt = dnnl_f32;
   return new_buffer (net, (guint64) x->n * x->c * x->h * x->w * 4, &copy->data, error)
       && as_image (net, x, &x_img, error) && as_image (net, copy, &copy_img, error)
-      && add_reorder (net, x_img, copy_img, error);
+      && add_reorder (net, "(hidden state copy)", x_img, copy_img, error);
 }
 
 /* A backbone's feature map of hidden state @x: hidden_states_norms.<stage>, a channels-first
@@ -941,12 +1029,12 @@ add_feature_map (ConvNextNetwork *net, const Act *x, const float *weight, const 
   if (x->dt != dnnl_f32) {
     if (!add_copy (net, x, map, error) || !as_rows (net, map, &map_rows, error))
       return FALSE;
-    return add_layer_norm (net, map_rows, map_rows, weight, bias, CONVNEXT_LN_EPS, error);
+    return add_layer_norm (net, "", map_rows, map_rows, weight, bias, CONVNEXT_LN_EPS, error);
   }
   *map = *x;
   return new_buffer (net, (guint64) x->n * x->c * x->h * x->w * 4, &map->data, error)
       && as_rows (net, x, &x_rows, error) && as_rows (net, map, &map_rows, error)
-      && add_layer_norm (net, x_rows, map_rows, weight, bias, CONVNEXT_LN_EPS, error);
+      && add_layer_norm (net, "", x_rows, map_rows, weight, bias, CONVNEXT_LN_EPS, error);
 }
 
 /* The feature maps that hidden state @index feeds (a backbone's, in out_indices order). */
@@ -956,6 +1044,10 @@ add_feature_maps_of (ConvNextNetwork *net, guint index, const Act *x, GError **e
   const ConvNextConfig *cfg = net->backend->cfg;
   const ConvNextWeights *w = net->backend->w;
 
+  if (index == 0)
+    set_where (net, "hidden_states_norms.stem");
+  else
+    set_where (net, "hidden_states_norms.stage%u", index);
   for (guint k = 0; k < net->n_features; k++) {
     if (cfg->out_indices[k] == index && !add_feature_map (net, x, w->feature_norm_weight[index],
             w->feature_norm_bias[index], &net->features[k], error))
@@ -1018,15 +1110,18 @@ build (ConvNextNetwork *net, GError **error)
     net->features = g_new0 (Act, net->n_features);
   }
 
+  set_where (net, "embeddings.");
   if (!add_embeddings (net, &x[0], error)
       || (net->keep_hidden && !add_copy (net, &x[0], &net->hidden[0], error))
       || !add_feature_maps_of (net, 0, &x[0], error))
     return FALSE;
   for (guint s = 0; s < S; s++) {
+    set_where (net, "encoder.stages.%u.downsampling_layer.", s);
     if (s > 0 && !add_downsampling (net, &w->stages[s], &x[s - 1], &x[s], bb.t, error))
       return FALSE;
     bb.x = x[s];
     for (guint j = 0; j < cfg->depths[s]; j++) {
+      set_where (net, "encoder.stages.%u.layers.%u.", s, j);
       if (!add_block (net, &w->stages[s].layers[j], &bb, error))
         return FALSE;
     }
@@ -1037,6 +1132,7 @@ build (ConvNextNetwork *net, GError **error)
     if (!add_feature_maps_of (net, s + 1, &x[s], error))
       return FALSE;
   }
+  set_where (net, "%s", "");
   /* a backbone has no final LayerNorm: no pooler, no head */
   return (w->final_norm_weight == NULL || add_head (net, &x[S - 1], error))
       && share_buffer (net, net->scratch_users, net->scratch_size, &net->scratchpad, error)
