@@ -2,6 +2,7 @@
  * built for the input shapes it has seen (each with its stream, primitives and activation
  * buffers).  One thread at a time; the model it runs is shared and immutable. */
 #include "context-private.h"
+#include "convnext-testing.h"
 
 #include <math.h>
 
@@ -203,4 +204,17 @@ convnext_context_get_hidden_state (ConvNextContext *ctx, guint index, guint shap
     return FALSE;
   }
   return TRUE;
+}
+
+char **
+convnext_context_dup_primitives (ConvNextContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL, NULL);
+  return ctx->last != NULL ? convnext_network_dup_primitives (ctx->last) : NULL;
+}
+
+char *
+convnext_testing_cpu_isa (void)
+{
+  return convnext_network_cpu_isa ();
 }

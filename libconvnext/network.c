@@ -1262,6 +1262,25 @@ convnext_network_forward (ConvNextNetwork *net, const float *pixel_values, float
   return TRUE;
 }
 
+char **
+convnext_network_dup_primitives (const ConvNextNetwork *net)
+{
+  GPtrArray *names = g_ptr_array_new ();
+
+  for (guint i = 0; i < net->steps->len; i++) {
+    const Step *step = &g_array_index (net->steps, Step, i);
+    g_ptr_array_add (names, g_strdup_printf ("%s\t%s", step->name, step->impl));
+  }
+  g_ptr_array_add (names, NULL);
+  return (char **) g_ptr_array_free (names, FALSE);
+}
+
+char *
+convnext_network_cpu_isa (void)
+{
+  return g_strdup (dnnl_cpu_isa2str (dnnl_get_effective_cpu_isa ()));
+}
+
 gboolean
 convnext_network_get_hidden_state (const ConvNextNetwork *net, guint index, guint shape[4],
     float *out)

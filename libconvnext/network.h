@@ -48,6 +48,12 @@ gboolean convnext_network_forward (ConvNextNetwork *net, const float *pixel_valu
 gboolean convnext_network_get_hidden_state (const ConvNextNetwork *net, guint index,
     guint shape[4], float *out);
 
+/* "<name>\t<implementation>" for every primitive of @net, in execution order (tests). */
+char **convnext_network_dup_primitives (const ConvNextNetwork *net);
+
+/* The ISA oneDNN uses (its dnnl_cpu_isa2str), after ONEDNN_MAX_CPU_ISA (tests). */
+char *convnext_network_cpu_isa (void);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextBackend, convnext_backend_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextNetwork, convnext_network_free)
 

@@ -1,0 +1,129 @@
+/* No reference kernels, whatever the CPU: every fixture case runs under the ONEDNN_MAX_CPU_ISA
+ * this program was started with (tests/lib/meson.build registers it for SSE41, AVX2,
+ * AVX512_CORE and the machine's own ISA), in f32 and, where the CPU has it, bf16.  For each,
+ * no primitive of the network may run on an implementation whose name starts with "ref"
+ * (oneDNN's reference kernels, 100-700x slower: issue 18), and the outputs must still match
+ * the PyTorch reference: f32 at the parity bar, bf16 at test-precision's.  Checkpoints the
+ * library refuses as UNSUPPORTED are skipped (they are test-parity's business). */
+#include <math.h>
+#include <string.h>
+
+#include "convnext.h"
+#include "convnext-testing.h"
+#include "fixtures.h"
+
+#define BF16_REL_TOL 5e-2
+
+typedef struct {
+  JsonObject *c;                /* the manifest case */
+  ConvNextPrecision precision;
+} Case;
+
+static void
+check_tensor (const Case *k, const char *what, const float *got, const char *ref_file)
+{
+  NpyArray ref;
+
+  fixtures_load_npy (ref_file, &ref);
+  if (k->precision == CONVNEXT_PRECISION_F32) {
+    check_close (what, got, ref.data, ref.n_elements);
+  } else {
+    double diff = max_abs_diff (got, ref.data, ref.n_elements);
+    double bound = BF16_REL_TOL * MAX (1.0, max_abs (ref.data, ref.n_elements));
+    g_test_message ("bf16 %s: max|diff| = %.3g (bound %.3g)", what, diff, bound);
+    if (!(diff <= bound))
+      g_test_fail_printf ("bf16 %s: max|diff| = %.3g exceeds %.3g", what, diff, bound);
+  }
+  npy_clear (&ref);
+}
+
+static void
+test_case (gconstpointer data)
+{
+  const Case *k = data;
+  g_autofree char *dir = fixtures_model_dir (json_object_get_string_member (k->c, "model"));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConvNextModel) model = NULL;
+  g_autoptr (ConvNextContext) ctx = NULL;
+  g_auto (GStrv) primitives = NULL;
+  g_autofree float *logits = NULL;
+  g_autofree float *pooled = NULL;
+  gboolean has_logits = !json_object_get_null_member (k->c, "logits");
+  ConvNextParams params;
+  NpyArray input;
+  guint n_ref = 0;
+
+  convnext_params_init (&params);
+  params.n_threads = 1;
+  params.precision = k->precision;
+  model = convnext_model_new (dir, &params, &error);
+  if (g_error_matches (error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED)) {
+    g_test_skip (error->message);
+    return;
+  }
+  g_assert_no_error (error);
+  if (model == NULL)
+    return;
+
+  fixtures_load_npy (json_object_get_string_member (k->c, "input"), &input);
+  guint n = input.shape[0], h = input.shape[2], w = input.shape[3];
+  logits = has_logits ? g_new0 (float, n * convnext_model_get_num_labels (model)) : NULL;
+  pooled = g_new0 (float, n * convnext_model_get_hidden_size (model));
+  ctx = convnext_context_new (model, &params);
+  convnext_context_forward (ctx, input.data, n, h, w, logits, pooled, &error);
+  npy_clear (&input);
+  g_assert_no_error (error);
+  if (error != NULL)
+    return;
+
+  primitives = convnext_context_dup_primitives (ctx);
+  g_assert_nonnull (primitives);
+  for (guint i = 0; primitives != NULL && primitives[i] != NULL; i++) {
+    const char *impl = strchr (primitives[i], '\t') + 1;
+    if (g_str_has_prefix (impl, "ref")) {
+      g_test_message ("reference kernel: %s", primitives[i]);
+      n_ref++;
+    }
+  }
+  g_test_message ("%u primitives, %u on reference kernels", g_strv_length (primitives), n_ref);
+  if (n_ref > 0)
+    g_test_fail_printf ("%u of %u primitives run on oneDNN's reference kernels", n_ref,
+        g_strv_length (primitives));
+
+  if (has_logits)
+    check_tensor (k, "logits", logits, json_object_get_string_member (k->c, "logits"));
+  check_tensor (k, "pooler_output", pooled, json_object_get_string_member (k->c, "pooler_output"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *isa = convnext_testing_cpu_isa ();
+  JsonArray *cases;
+  GPtrArray *keep = g_ptr_array_new_with_free_func (g_free);
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  g_test_set_nonfatal_assertions ();
+  /* The library warns about a reference kernel: let the test count them all instead of
+   * aborting at the first (g_test_init makes warnings fatal). */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_test_message ("ONEDNN_MAX_CPU_ISA=%s: oneDNN runs on %s", g_getenv ("ONEDNN_MAX_CPU_ISA") ?: "(unset)",
+      isa);
+
+  cases = fixtures_cases ();
+  for (guint i = 0; i < json_array_get_length (cases); i++) {
+    JsonObject *c = json_array_get_object_element (cases, i);
+    for (ConvNextPrecision p = CONVNEXT_PRECISION_F32; p <= CONVNEXT_PRECISION_BF16; p++) {
+      Case *k = g_new (Case, 1);
+      g_autofree char *path = g_strdup_printf ("/isa/%s/%s", json_object_get_string_member (c, "name"),
+          p == CONVNEXT_PRECISION_F32 ? "f32" : "bf16");
+      *k = (Case) { c, p };
+      g_ptr_array_add (keep, k);
+      g_test_add_data_func (path, k, test_case);
+    }
+  }
+  status = g_test_run ();
+  g_ptr_array_unref (keep);
+  return status;
+}
