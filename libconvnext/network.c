@@ -876,7 +876,7 @@ add_grn (ConvNextNetwork *net, const ConvNextLayerWeights *lw, const Act *u,
       || !as_tensor (net, lw->grn_weight, dnnl_f32, 2, w_dims, dnnl_ab, &weight, error)
       || !as_tensor (net, lw->grn_bias, dnnl_f32, 4, b_dims, dnnl_nhwc, &bias, error))
     return FALSE;
-  return add_binary (net, "grn (u·u)", dnnl_binary_mul, u_img, u_img, sq_img, error)
+  return add_binary (net, "grn (u*u)", dnnl_binary_mul, u_img, u_img, sq_img, error)
       && add_mean (net, "grn (mean over H, W)", sq_img, g_img, error)
       && add_eltwise (net, "grn (Gx)", g_rows, dnnl_eltwise_pow, sqrtf ((float) (u->h * u->w)),
           0.5f, error)

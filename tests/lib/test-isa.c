@@ -49,6 +49,10 @@ test_case (gconstpointer data)
   g_autofree float *logits = NULL;
   g_autofree float *pooled = NULL;
   gboolean has_logits = !json_object_get_null_member (k->c, "logits");
+  gboolean backbone = json_object_get_null_member (k->c, "pooler_output");
+  JsonArray *map_files = json_object_has_member (k->c, "feature_maps")
+      ? json_object_get_array_member (k->c, "feature_maps") : NULL;
+  g_autoptr (GPtrArray) maps = g_ptr_array_new_with_free_func (g_free);
   ConvNextParams params;
   NpyArray input;
   guint n_ref = 0;
@@ -68,9 +72,19 @@ test_case (gconstpointer data)
   fixtures_load_npy (json_object_get_string_member (k->c, "input"), &input);
   guint n = input.shape[0], h = input.shape[2], w = input.shape[3];
   logits = has_logits ? g_new0 (float, n * convnext_model_get_num_labels (model)) : NULL;
-  pooled = g_new0 (float, n * convnext_model_get_hidden_size (model));
+  pooled = backbone ? NULL : g_new0 (float, n * convnext_model_get_hidden_size (model));
   ctx = convnext_context_new (model, &params);
-  convnext_context_forward (ctx, input.data, n, h, w, logits, pooled, &error);
+  if (backbone) {              /* its outputs are the feature maps */
+    for (guint i = 0; i < convnext_model_get_num_feature_maps (model); i++) {
+      guint shape[4];
+      g_assert_true (convnext_model_get_feature_map_shape (model, i, n, h, w, shape));
+      g_ptr_array_add (maps, g_new0 (float, (gsize) shape[0] * shape[1] * shape[2] * shape[3]));
+    }
+    convnext_context_forward_features (ctx, input.data, n, h, w, (float *const *) maps->pdata,
+        &error);
+  } else {
+    convnext_context_forward (ctx, input.data, n, h, w, logits, pooled, &error);
+  }
   npy_clear (&input);
   g_assert_no_error (error);
   if (error != NULL)
@@ -92,7 +106,12 @@ test_case (gconstpointer data)
 
   if (has_logits)
     check_tensor (k, "logits", logits, json_object_get_string_member (k->c, "logits"));
-  check_tensor (k, "pooler_output", pooled, json_object_get_string_member (k->c, "pooler_output"));
+  if (!backbone)
+    check_tensor (k, "pooler_output", pooled, json_object_get_string_member (k->c, "pooler_output"));
+  for (guint i = 0; backbone && map_files != NULL && i < maps->len; i++) {
+    g_autofree char *what = g_strdup_printf ("feature_maps[%u]", i);
+    check_tensor (k, what, maps->pdata[i], json_array_get_string_element (map_files, i));
+  }
 }
 
 int
