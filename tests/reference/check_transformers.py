@@ -78,6 +78,11 @@ def driver(args):
     if not os.access(dump, os.X_OK):
         print(f"SKIP: {dump} not built (meson compile -C {args.build_dir})")
         return 77
+    try:
+        import torch  # noqa: F401  (Debian's python3-torch, which the venvs see)
+    except ImportError:
+        print("SKIP: no torch for /usr/bin/python3 (apt-get install python3-torch)")
+        return 77
     parts = args.only.split(",") if args.only else list(PARTS)
     pythons = {}
     for judge in sorted({j for p in parts for j in ([PARTS[p]] if isinstance(PARTS[p], str)
