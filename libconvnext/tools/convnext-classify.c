@@ -19,7 +19,9 @@
  *   {"input": "cat.jpg", "feature_maps": [{"stage": "stage2", "shape": [192, 28, 28]}, …]}
  *
  * and --features FILE.npy writes them (see --help).  --repeat N times the
- * forward pass instead and prints one JSON line with median/min/max milliseconds.
+ * forward pass instead and prints one JSON line with median/min/max milliseconds; with
+ * --end-to-end it times the whole path of one image, from its file to its top-k classes
+ * (what one call of transformers' pipeline("image-classification") does).
  * Any error: a one-line message on stderr and exit status 1.  An image that cannot be read
  * or decoded is reported that way and skipped; the others are still classified.
  *
@@ -54,6 +56,7 @@ static char *opt_input_tensor = NULL;
 static char *opt_dump = NULL;
 static char *opt_features = NULL;
 static int opt_repeat = 0;
+static gboolean opt_end_to_end = FALSE;
 static char **opt_images = NULL;
 
 static GOptionEntry entries[] = {
@@ -77,6 +80,8 @@ static GOptionEntry entries[] = {
     "FILE-<stage>.npy for each (stem, stage1...)", "FILE.npy" },
   { "repeat", 'r', 0, G_OPTION_ARG_INT, &opt_repeat,
     "Time the forward pass: one warm-up, then N runs; print median/min/max ms", "N" },
+  { "end-to-end", 'e', 0, G_OPTION_ARG_NONE, &opt_end_to_end,
+    "With --repeat and one image: time decode + preprocess + forward + top-k of the image", NULL },
   { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_images, NULL, "[IMAGE…]" },
   { NULL }
 };
@@ -546,18 +551,52 @@ compare_doubles (gconstpointer a, gconstpointer b)
   return (x > y) - (x < y);
 }
 
+/* The --repeat JSON line: median/min/max of @ms (sorted here), what was timed. */
+static void
+print_timing (ConvNextModel *model, guint n, guint h, guint w, double *ms)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  double median;
+
+  qsort (ms, opt_repeat, sizeof (double), compare_doubles);
+  median = opt_repeat % 2 ? ms[opt_repeat / 2] : (ms[opt_repeat / 2 - 1] + ms[opt_repeat / 2]) / 2;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "model");
+  json_builder_add_string_value (b, convnext_model_get_name (model));
+  json_builder_set_member_name (b, "precision");
+  json_builder_add_string_value (b, opt_precision != NULL ? opt_precision : "f32");
+  json_builder_set_member_name (b, "threads");
+  json_builder_add_int_value (b, opt_threads);
+  json_builder_set_member_name (b, "batch");
+  json_builder_add_int_value (b, n);
+  json_builder_set_member_name (b, "height");
+  json_builder_add_int_value (b, h);
+  json_builder_set_member_name (b, "width");
+  json_builder_add_int_value (b, w);
+  json_builder_set_member_name (b, "timed");
+  json_builder_add_string_value (b, opt_end_to_end ? "decode+preprocess+forward+top-k" : "forward");
+  json_builder_set_member_name (b, "repeat");
+  json_builder_add_int_value (b, opt_repeat);
+  json_builder_set_member_name (b, "median_ms");
+  json_builder_add_double_value (b, median);
+  json_builder_set_member_name (b, "min_ms");
+  json_builder_add_double_value (b, ms[0]);
+  json_builder_set_member_name (b, "max_ms");
+  json_builder_add_double_value (b, ms[opt_repeat - 1]);
+  json_builder_end_object (b);
+  print_json (b);
+}
+
 /* One warm-up forward (it builds the network), then @repeat timed ones. */
 static gboolean
 benchmark (ConvNextModel *model, GPtrArray *inputs, GError **error)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autofree float *pixel_values = NULL;
   g_autofree float *logits = NULL;
   g_autofree float *pooler = NULL;
   g_autofree double *ms = g_new (double, opt_repeat);
   const Input *first = inputs->pdata[0];
   guint num_labels = convnext_model_get_num_labels (model);
-  double median;
   guint n;
 
   pixel_values = concat_inputs (inputs, &n, error);
@@ -573,32 +612,42 @@ benchmark (ConvNextModel *model, GPtrArray *inputs, GError **error)
     if (i >= 0)
       ms[i] = (g_get_monotonic_time () - start) / 1000.0;
   }
-  qsort (ms, opt_repeat, sizeof (double), compare_doubles);
-  median = opt_repeat % 2 ? ms[opt_repeat / 2] : (ms[opt_repeat / 2 - 1] + ms[opt_repeat / 2]) / 2;
+  print_timing (model, n, first->h, first->w, ms);
+  return TRUE;
+}
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "model");
-  json_builder_add_string_value (b, convnext_model_get_name (model));
-  json_builder_set_member_name (b, "precision");
-  json_builder_add_string_value (b, opt_precision != NULL ? opt_precision : "f32");
-  json_builder_set_member_name (b, "threads");
-  json_builder_add_int_value (b, opt_threads);
-  json_builder_set_member_name (b, "batch");
-  json_builder_add_int_value (b, n);
-  json_builder_set_member_name (b, "height");
-  json_builder_add_int_value (b, first->h);
-  json_builder_set_member_name (b, "width");
-  json_builder_add_int_value (b, first->w);
-  json_builder_set_member_name (b, "repeat");
-  json_builder_add_int_value (b, opt_repeat);
-  json_builder_set_member_name (b, "median_ms");
-  json_builder_add_double_value (b, median);
-  json_builder_set_member_name (b, "min_ms");
-  json_builder_add_double_value (b, ms[0]);
-  json_builder_set_member_name (b, "max_ms");
-  json_builder_add_double_value (b, ms[opt_repeat - 1]);
-  json_builder_end_object (b);
-  print_json (b);
+/* --end-to-end: one warm-up, then @repeat timings of the image's whole path as the
+ * classification prints it (decode, preprocess, forward, top-k), the result not printed. */
+static gboolean
+benchmark_end_to_end (ConvNextModel *model, ConvNextPreprocessor *pre, Decoder *dec,
+    const char *path, GError **error)
+{
+  g_autofree double *ms = g_new (double, opt_repeat);
+  guint num_labels = convnext_model_get_num_labels (model);
+  g_autofree float *logits = g_new (float, MAX (num_labels, 1));
+  g_autofree float *pooler = g_new (float, convnext_model_get_hidden_size (model));
+  g_autofree ConvNextClass *top = g_new (ConvNextClass, MAX (1, MIN ((guint) opt_top_k, num_labels)));
+  guint h = 0, w = 0;
+
+  for (int i = -1; i < opt_repeat; i++) {
+    g_autoptr (GPtrArray) one = g_ptr_array_new_with_free_func (input_free);
+    gint64 start = g_get_monotonic_time ();
+    float *no_maps[8] = { NULL };
+    const Input *in;
+
+    if (!load_image (dec, path, pre, one, error))
+      return FALSE;
+    in = one->pdata[0];
+    if (!forward (model, in->pixel_values, 1, in->h, in->w, logits, pooler, no_maps, error))
+      return FALSE;
+    if (num_labels > 0)
+      convnext_model_top_k (model, logits, opt_top_k, top);
+    if (i >= 0)
+      ms[i] = (g_get_monotonic_time () - start) / 1000.0;
+    h = in->h;
+    w = in->w;
+  }
+  print_timing (model, 1, h, w, ms);
   return TRUE;
 }
 
@@ -659,6 +708,11 @@ run (GError **error)
         "--precision: expected f32 or bf16, got \"%s\"", opt_precision);
     return FALSE;
   }
+  if (opt_end_to_end && (opt_repeat == 0 || n_images != 1 || opt_input_tensor != NULL)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--end-to-end times one image: give --repeat N and exactly one image file");
+    return FALSE;
+  }
   if (n_images == 0 && opt_input_tensor == NULL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
         "nothing to classify: give image files or --input-tensor FILE.npy (see --help)");
@@ -695,6 +749,8 @@ run (GError **error)
       g_printerr ("convnext-classify: warning: %s has no preprocessor_config.json: images are "
           "preprocessed with ConvNextImageProcessor's defaults (384 px, mean/std 0.5)\n", model_dir);
   }
+  if (opt_end_to_end)
+    return benchmark_end_to_end (model, pre, &dec, opt_images[0], error);
   /* Timing and dumping need every input at once; classification streams the images in
    * batches of up to MAX_BATCH consecutive ones of the same size. */
   if (opt_features != NULL && convnext_model_get_num_feature_maps (model) == 0) {

@@ -151,6 +151,14 @@ def main():
               and 0 < t.get("min_ms", 0) <= t.get("median_ms", 0) <= t.get("max_ms", 0),
               f"--repeat 3: one line with median/min/max ms: {r.stdout.strip()!r}")
 
+        # --repeat --end-to-end: the image's whole path (decode .. top-k) timed, nothing else printed.
+        r = run("--model", MODEL, "--repeat", "3", "--end-to-end", PHOTOS[2])
+        lines = r.stdout.splitlines()
+        t = json.loads(lines[0]) if r.returncode == 0 and len(lines) == 1 else {}
+        check(t.get("repeat") == 3 and t.get("timed") == "decode+preprocess+forward+top-k"
+              and 0 < t.get("min_ms", 0) <= t.get("median_ms", 0) <= t.get("max_ms", 0),
+              f"--repeat 3 --end-to-end: one line with median/min/max ms: {r.stdout.strip()!r}")
+
         # Usage errors: exit 1, one line on stderr that names the culprit.
         bad_tensor = os.path.join(tmp, "bad.npy")
         with open(bad_tensor, "wb") as f:
@@ -159,7 +167,9 @@ def main():
                              (["--top-k", "-1", PHOTOS[0]], "--top-k"),
                              (["--model", os.path.join(tmp, "no-model"), PHOTOS[0]], os.path.join(tmp, "no-model")),
                              (["--model", MODEL], "nothing to classify"),
-                             (["--model", MODEL, "--input-tensor", bad_tensor], bad_tensor)]:
+                             (["--model", MODEL, "--input-tensor", bad_tensor], bad_tensor),
+                             (["--end-to-end", PHOTOS[0]], "--end-to-end"),
+                             (["--repeat", "2", "--end-to-end", PHOTOS[0], PHOTOS[1]], "--end-to-end")]:
             r = run(*args)
             check(r.returncode == 1 and needle in r.stderr and r.stderr.count("\n") == 1 and r.stdout == "",
                   f"{' '.join(args[:2])}: exit 1 and one line naming {needle!r}: {r.stderr.strip()!r}")
