@@ -123,6 +123,7 @@ def main():
         log(f"{f.name}: one-off measurements")
         ctx.results[f.name] = f.measure(ctx)
     latency, throughput = report.latency_rows(ctx), report.throughput_rows(ctx)
+    end_to_end = report.end_to_end_rows(ctx)
     extras = [e for f in fams for e in f.extras(ctx)]
 
     result = {
@@ -140,6 +141,7 @@ def main():
                                              "torch_version", "seed")},
         "rows": latency,
         "throughput": throughput,
+        "end_to_end": end_to_end,
         "extras": extras,
         "logit_checks": checks,
         **{f.name: ctx.results[f.name] for f in fams if ctx.results[f.name]},
@@ -163,11 +165,12 @@ def main():
             f"{result['machine']['cpu']}; {rounds_done} round(s), commit {result['git_commit']}, "
             f"{result['date']}")
     with open(os.path.join(output, "results.md"), "w") as f:
-        f.write("\n".join([head, ""] + report.table_lines(latency, throughput, extras, markdown=True)
+        f.write("\n".join([head, ""] + report.table_lines(latency, throughput, end_to_end, extras,
+                                                              markdown=True)
                           + [""] + notes) + "\n")
     print()
     print(head)
-    print("\n".join(report.table_lines(latency, throughput, extras)))
+    print("\n".join(report.table_lines(latency, throughput, end_to_end, extras)))
     print()
     print("\n".join(notes))
     print(f"\nresults: {output}/results.json, results.md ({result['duration_s']} s)")

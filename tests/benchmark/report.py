@@ -88,6 +88,23 @@ def throughput_rows(ctx):
     return out
 
 
+def end_to_end_rows(ctx):
+    """One image from its file to its top-5: each row as a paired ratio to convnext-classify f32
+    on the same file (the transformers pipeline's is the factor the README gives)."""
+    rows = [r for r in ctx.rows if r.kind == "end_to_end"]
+    base = [r for r in rows if r.runtime == "libconvnext" and r.precision == "f32" and not r.na]
+    out = []
+    for row in rows:
+        s = row.summary()
+        ratio, ratios = paired_ratio(row, base)
+        out.append({"config": row.label, "runtime": row.runtime, "precision": row.precision,
+                    "onednn": row.onednn, **(s or {"median_ms": None, "min_ms": None,
+                                                   "spread": None}),
+                    "ratio_to_convnext_classify_f32": ratio, "round_ratios": ratios,
+                    "info": row.info, "na_reason": row.na})
+    return out
+
+
 def render(head, body, right, markdown):
     """A plain-text or Markdown table; columns in `right` are right-aligned."""
     if markdown:
@@ -103,7 +120,7 @@ def spread_cell(s):
     return "-" if s is None else f"±{100 * s:.1f}%"
 
 
-def table_lines(latency, throughput, extras, markdown=False):
+def table_lines(latency, throughput, end_to_end, extras, markdown=False):
     lat = [[r["config"], r["onednn"] or "-", fmt(r["median_ms"]), spread_cell(r["spread"]),
             fmt(r["min_ms"]), fmt(r["per_image_ms"]),
             ratio_cell(r["ratio_to_ort_f32"], r["round_ratios_to_ort_f32"]),
@@ -119,14 +136,20 @@ def table_lines(latency, throughput, extras, markdown=False):
         lines += [""] + render(["frames per second", "fps", "spread",
                                 "fps / OpenVINO throughput", "goal", "result"],
                                tput, {1, 2, 3}, markdown)
+    e2e = [[r["config"], r["onednn"] or "-", fmt(r["median_ms"]), spread_cell(r["spread"]),
+            fmt(r["min_ms"]), ratio_cell(r["ratio_to_convnext_classify_f32"], r["round_ratios"])]
+           for r in end_to_end]
+    if e2e:
+        lines += [""] + render(["one image, file to top-5", "oneDNN", "median ms", "spread",
+                                "min ms", "x convnext-classify f32"], e2e, {2, 3, 4, 5}, markdown)
     return lines + [""] + render(["check", "value", "target", "result"], other, {1}, markdown)
 
 
 def logit_notes(checks):
     notes = []
     for name, chk in checks.items():
-        if chk.get("status") == "n/a" or "max_abs_diff" not in chk:
-            notes.append(f"- logits {name}: {chk.get('status')} ({chk.get('reason')})")
+        if "max_abs_diff" not in chk:
+            notes.append(f"- {name}: {chk.get('status')} ({chk.get('reason')})")
         else:
             notes.append(f"- logits {name} vs PyTorch: {chk['status']}, "
                          f"max|d| {chk['max_abs_diff']:.2e} ({chk['rule']} = {chk['bar']:.2e}), "
