@@ -30,9 +30,11 @@ Parts:
   bit for bit after conversion to float32.
 """
 import argparse
+import copy
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -118,6 +120,9 @@ class Tally:
         self.worst = {}
         self.failures = []
         self.judge_errors = []      # inputs transformers itself fails on
+        self.not_compared = set()   # outputs libconvnext does not produce yet
+        self.refused = []           # checkpoints libconvnext refuses as UNSUPPORTED
+        self.notes = []
 
     def add(self, kind, err, ok, where):
         if kind not in self.worst or err > self.worst[kind][0]:
@@ -133,13 +138,24 @@ class Tally:
             print(f"  FAIL {f}")
         for e in self.judge_errors:
             print(f"  transformers fails (not judged): {e}")
+        for k in sorted(self.not_compared):
+            print(f"  not compared (libconvnext has no such output yet): {k}")
+        for r in self.refused:
+            print(f"  not judged (libconvnext refuses it as UNSUPPORTED): {r}")
+        for n in self.notes:
+            print(f"  note: {n}")
         return 1 if self.failures else 0
+
+
+class Unsupported(RuntimeError):
+    """libconvnext refuses a valid checkpoint it cannot run yet (CONVNEXT_ERROR_UNSUPPORTED)."""
 
 
 def run_dump(dump, *argv):
     r = subprocess.run([dump, *argv], capture_output=True, text=True)
     if r.returncode != 0:
-        raise RuntimeError(r.stderr.strip() or f"convnext-dump exit {r.returncode}")
+        why = r.stderr.strip() or f"convnext-dump exit {r.returncode}"
+        raise Unsupported(why) if r.returncode == 3 else RuntimeError(why)
 
 
 def model_dirs():
@@ -177,6 +193,12 @@ def transformers_class(model_dir, cfg):
 
 
 def weight_names(model_dir):
+    """The checkpoint's tensor names, from the file from_pretrained would read."""
+    for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if not os.path.exists(os.path.join(model_dir, "model.safetensors")) and \
+                os.path.exists(os.path.join(model_dir, index)):
+            with open(os.path.join(model_dir, index)) as f:
+                return set(json.load(f)["weight_map"])
     st = os.path.join(model_dir, "model.safetensors")
     if os.path.exists(st):
         from safetensors import safe_open
@@ -185,6 +207,36 @@ def weight_names(model_dir):
     import torch
     return set(torch.load(os.path.join(model_dir, "pytorch_model.bin"), map_location="cpu",
                           weights_only=True))
+
+
+def load_judged(cls, model_dir):
+    """cls.from_pretrained(model_dir) in eval mode, and a note when the judge had to help.
+    ConvNeXt V2 checkpoints from before mid-2023 name GRN's parameters grn.gamma/grn.beta;
+    transformers up to 4.46 renamed every *gamma/*beta key to weight/bias on loading, 4.47 on
+    renames LayerNorm.gamma/beta only and leaves GRN at its zero init (GRN then does nothing,
+    with a 'newly initialized' warning).  libconvnext reads them as weight/bias, as the older
+    loader did and as the checkpoints mean; the judge loads them the same way and says so."""
+    import torch
+    model = cls.from_pretrained(model_dir).eval()
+    sd = {}
+    for name in weight_names(model_dir):
+        if name.endswith((".grn.gamma", ".grn.beta")):
+            sd[name] = None
+    if not sd:
+        return model, None
+    from transformers.modeling_utils import load_state_dict
+    files = sorted(glob.glob(os.path.join(model_dir, "*.safetensors"))
+                   + glob.glob(os.path.join(model_dir, "*.bin")))
+    renamed = {}
+    for f in files:
+        for k, v in load_state_dict(f).items():
+            if k.endswith((".grn.gamma", ".grn.beta")):
+                renamed[k.replace(".grn.gamma", ".grn.weight").replace(".grn.beta", ".grn.bias")] = v
+    missing, unexpected = model.load_state_dict(renamed, strict=False)
+    if unexpected:
+        raise RuntimeError(f"grn renaming left keys the model does not have: {unexpected[:3]}")
+    return model, (f"{len(renamed)} grn.gamma/grn.beta tensors loaded as grn.weight/grn.bias "
+                   "(transformers <= 4.46 did so; 4.47+ leaves GRN at its zero init)")
 
 
 def transformers_outputs(model, x):
@@ -221,11 +273,17 @@ def c_outputs(dump, model_dir, x, tmp):
     return {f[:-4]: np.load(os.path.join(out, f)) for f in files}
 
 
-def compare_outputs(got, ref, bar_of, tally, where, label):
-    """Max |Δ| per output present in ref; an output missing from got fails."""
+def compare_outputs(got, ref, bar_of, tally, where, label, not_produced=()):
+    """Max |Δ| per output present in ref; an output missing from got fails, except the kinds
+    in not_produced (what convnext-dump cannot give at all yet), which are listed."""
     import numpy as np
     parts, ok_all = [], True
     for name, r in ref.items():
+        if name.startswith(tuple(not_produced)) and not any(g.startswith(tuple(not_produced))
+                                                            for g in got):
+            parts.append(f"{name} not produced by libconvnext")
+            tally.not_compared.add(f"{label} {name.rstrip('0123456789').rstrip('_')}")
+            continue
         kind = name.rstrip("0123456789").rstrip("_") if name.startswith(("hidden", "feature")) else name
         if name not in got:
             tally.add(f"{label} {kind}", float("inf"), False, f"{where} {name} missing")
@@ -246,11 +304,18 @@ def compare_outputs(got, ref, bar_of, tally, where, label):
     return ok_all, ", ".join(parts)
 
 
+def quiet_transformers():
+    import transformers
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return transformers
+
+
 def part_models(args):
     import numpy as np
     import torch
-    import transformers
     from PIL import Image
+    transformers = quiet_transformers()
 
     torch.set_num_threads(2)
     tally = Tally()
@@ -262,12 +327,14 @@ def part_models(args):
                 cfg = json.load(f)
             try:
                 cls = transformers_class(d, cfg)
-                model = cls.from_pretrained(d).eval()
-                model64 = cls.from_pretrained(d).eval().double()
+                model, note = load_judged(cls, d)
+                model64 = copy.deepcopy(model).double()
             except Exception as e:   # a checkpoint transformers refuses is a finding too
                 tally.add("load", float("inf"), False, f"{rel}: transformers: {e}")
                 print(f"{rel}: transformers cannot load it: {e}")
                 continue
+            if note:
+                tally.notes.append(f"{rel}: {note}")
             inputs = []
             for c in cases.get(d, []):
                 inputs.append((c["name"], np.load(os.path.join(FIXTURES, c["input"])), c))
@@ -283,41 +350,50 @@ def part_models(args):
                 inputs.append(("photo chelsea.png", proc(photo, return_tensors="np")["pixel_values"],
                                None))
             print(f"{rel} ({cls.__name__}):")
+            c_runs = True
             for name, x, case in inputs:
                 where = f"{rel} {name}"
+                if case is not None:
+                    # The transcription's recorded outputs against transformers in float64.
+                    ref64 = transformers_outputs(model64, torch.from_numpy(x).double())
+                    recorded = {}
+                    for key in ("logits", "pooler_output"):
+                        if case.get(key):
+                            recorded[key] = np.load(os.path.join(FIXTURES, case[key]))
+                    for i, p in enumerate(case.get("hidden_states") or []):
+                        recorded[f"hidden_state_{i}"] = np.load(os.path.join(FIXTURES, p))
+                    for i, p in enumerate(case.get("feature_maps") or []):
+                        recorded[f"feature_map_{i}"] = np.load(os.path.join(FIXTURES, p))
+                    ok, text = compare_outputs(
+                        ref64, recorded,
+                        lambda r: TRANSCRIPTION_REL * max(1.0, float(np.abs(r).max())),
+                        tally, where, "fixture")
+                    print(f"  {name}: recorded fixture vs transformers f64: {text}")
+                if not c_runs:
+                    continue
                 ref = transformers_outputs(model, torch.from_numpy(x))
                 try:
                     got = c_outputs(args.dump, d, x, tmp)
+                except Unsupported as e:
+                    tally.refused.append(f"{rel}: {str(e)[:200]}")
+                    print(f"  {name}: libconvnext refuses it (UNSUPPORTED): {e}")
+                    c_runs = False
+                    continue
                 except RuntimeError as e:
                     tally.add("libconvnext", float("inf"), False, f"{where}: {e}")
                     print(f"  {name}: libconvnext fails: {e}")
                     continue
-                ok, text = compare_outputs(got, ref, lambda r: C_BAR, tally, where, "C")
+                ok, text = compare_outputs(got, ref, lambda r: C_BAR, tally, where, "C",
+                                           not_produced=("feature_map",))
                 print(f"  {name}: libconvnext vs transformers f32: {text}")
-                if case is None:
-                    continue
-                # The transcription's recorded outputs against transformers in float64.
-                ref64 = transformers_outputs(model64, torch.from_numpy(x).double())
-                recorded = {}
-                for key in ("logits", "pooler_output"):
-                    if case.get(key):
-                        recorded[key] = np.load(os.path.join(FIXTURES, case[key]))
-                for i, p in enumerate(case.get("hidden_states") or []):
-                    recorded[f"hidden_state_{i}"] = np.load(os.path.join(FIXTURES, p))
-                for i, p in enumerate(case.get("feature_maps") or []):
-                    recorded[f"feature_map_{i}"] = np.load(os.path.join(FIXTURES, p))
-                ok, text = compare_outputs(
-                    ref64, recorded, lambda r: TRANSCRIPTION_REL * max(1.0, float(np.abs(r).max())),
-                    tally, where, "fixture")
-                print(f"  {name}: recorded fixture vs transformers f64: {text}")
     return tally.report(f"libconvnext vs transformers {transformers.__version__}, bar {C_BAR:g}; "
                         f"fixture vs transformers f64, bar {TRANSCRIPTION_REL:g}·max(1,|ref|)")
 
 
 def part_preprocess(args):
     import numpy as np
-    import transformers
     from PIL import Image
+    transformers = quiet_transformers()
 
     if hasattr(transformers, "ConvNextImageProcessorPil"):    # transformers 5: the PIL backend
         cls = transformers.ConvNextImageProcessorPil
@@ -384,52 +460,144 @@ def part_preprocess(args):
     return tally.report(f"libconvnext vs {cls.__name__}, bit-exact")
 
 
-def part_weights(args):
-    import numpy as np
+TORCH_DTYPES = {"torch.float32": "F32", "torch.float16": "F16", "torch.bfloat16": "BF16"}
+PROBE = """
+import json, resource, sys, torch
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+for path in sys.argv[1:]:
+    print(json.dumps({"path": path}), flush=True)     # a child that dies here names the file
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+        why = None
+    except Exception as e:
+        why = (f"{type(e).__name__}: {e}".splitlines() or [""])[0][:300]
+    print(json.dumps({"path": path, "why": why}), flush=True)
+"""
+
+
+def probe_torch_load(paths):
+    """{path: None (loads) or why torch.load(weights_only=True) refuses}, each file loaded in a
+    child with a 4 GiB address-space cap and a time limit (pickle bombs); a child that dies or
+    hangs counts as a refusal of that file, and the next child goes on with the rest."""
+    result, todo = {}, list(paths)
+    while todo:
+        try:
+            r = subprocess.run([sys.executable, "-c", PROBE, *todo], capture_output=True,
+                               text=True, timeout=60 + 10 * len(todo))
+            out, died = r.stdout, f"the loading process died (exit {r.returncode})"
+        except subprocess.TimeoutExpired as e:
+            out, died = (e.stdout or b"").decode(errors="replace"), "torch.load did not finish"
+        last = None
+        for line in out.splitlines():
+            obj = json.loads(line)
+            if "why" in obj:
+                result[obj["path"]] = obj["why"]
+            last = obj["path"]
+        if last is not None and last not in result:
+            result[last] = died
+        todo = [p for p in todo if p not in result]
+        if todo and last is None:           # nothing at all: give up on the first
+            result[todo.pop(0)] = died
+    return result
+
+
+def torch_tensors(path, refusals):
+    """What PyTorch makes of a weights file: ({name: tensor}, None) or (None, why it refuses).
+    .bin files go through torch.load(weights_only=True); refusals has the result of
+    probe_torch_load for the hostile ones (not loaded here when they are refused)."""
     import torch
     from safetensors.torch import load_file
+    try:
+        if path.endswith(".index.json"):
+            with open(path) as f:
+                weight_map = json.load(f)["weight_map"]
+            out = {}
+            for shard in sorted(set(weight_map.values())):
+                sd, why = torch_tensors(os.path.join(os.path.dirname(path), shard), refusals)
+                if sd is None:
+                    return None, f"{shard}: {why}"
+                out.update({k: v for k, v in sd.items() if weight_map.get(k) == shard})
+            return out, None
+        if path.endswith(".safetensors"):
+            return load_file(path), None
+        if refusals.get(path):
+            return None, refusals[path]
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        return None, f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        return None, f"not a state dict of tensors ({type(sd).__name__})"
+    return sd, None
 
+
+def part_weights(args):
+    """Every weights file: PyTorch's reading (safetensors, torch.load(weights_only=True)) against
+    libconvnext's checkpoint reader, tensor by tensor; and who refuses what."""
+    import numpy as np
+    import torch
+
+    hostile_dir = os.path.join(FIXTURES, "hostile")
+    expected = {}
+    if os.path.exists(os.path.join(hostile_dir, "manifest.json")):
+        with open(os.path.join(hostile_dir, "manifest.json")) as f:
+            expected = {c["file"]: c["code"] for c in json.load(f)["cases"]}
+    files = []
+    for pattern in ("tests/fixtures/**/*.safetensors", "tests/fixtures/**/*.bin",
+                    "tests/fixtures/**/*.index.json", "tests/element/models/*/*.safetensors",
+                    "tests/element/models/*/*.bin", "examples/models/*/*.safetensors"):
+        files += glob.glob(os.path.join(ROOT, pattern), recursive=True)
     tally = Tally()
-    files = sorted(set(glob.glob(os.path.join(ROOT, "tests", "fixtures", "**", "*.safetensors"),
-                                 recursive=True)
-                       + glob.glob(os.path.join(ROOT, "tests", "fixtures", "**", "*.bin"),
-                                   recursive=True)
-                       + glob.glob(os.path.join(ROOT, "tests", "element", "models", "*", "*.safetensors"))
-                       + glob.glob(os.path.join(ROOT, "tests", "element", "models", "*", "*.bin"))
-                       + glob.glob(os.path.join(ROOT, "examples", "models", "*", "*.safetensors"))))
+    refusals = []
     with tempfile.TemporaryDirectory(prefix="check-transformers-") as tmp:
-        for path in files:
+        marker = os.path.join(tmp, "MARKER")     # the hostile pickles' payload would write it
+        os.environ["CONVNEXT_MARKER"] = marker
+        out = os.path.join(tmp, "out")
+        probed = probe_torch_load(sorted(p for p in set(files) if os.path.dirname(p) == hostile_dir
+                                         and p.endswith(".bin")))
+        for path in sorted(set(files)):
             rel = os.path.relpath(path, ROOT)
-            if path.endswith(".bin"):
-                sd = torch.load(path, map_location="cpu", weights_only=True)
-            else:
-                sd = load_file(path)
-            names = sorted(sd)
-            for f in glob.glob(os.path.join(tmp, "*")):
-                os.remove(f)
-            try:
-                run_dump(args.dump, "tensors", path, tmp, *names)
-            except RuntimeError as e:
-                tally.add(os.path.splitext(path)[1], float("inf"), False, f"{rel}: {e}")
-                print(f"{rel}: libconvnext's reader: {e}")
+            hostile = os.path.dirname(path) == hostile_dir
+            sd, torch_why = torch_tensors(path, probed)
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+            r = subprocess.run([args.dump, "tensors", path, out], capture_output=True, text=True,
+                               timeout=120)
+            c_why = None if r.returncode == 0 else (r.stderr.strip() or f"exit {r.returncode}")
+            code = {0: "ok", 3: "UNSUPPORTED"}.get(r.returncode, "INVALID_WEIGHTS")
+            if sd is None or c_why is not None:
+                # Refusals: both refusing agrees; libconvnext refusing what PyTorch loads is
+                # right only where the hostile manifest says so (legacy format, float64...);
+                # libconvnext loading what PyTorch's safe loader refuses is wrong.
+                agree = sd is None and c_why is not None
+                deliberate = hostile and expected.get(os.path.basename(path)) == code
+                ok = agree or (c_why is not None and deliberate)
+                refusals.append(f"{rel}: torch {'refuses (' + torch_why + ')' if sd is None else 'loads it'}"
+                                f"; libconvnext {'refuses (' + c_why[:160] + ')' if c_why else 'loads it'}"
+                                + ("" if ok else "  <- FAIL"))
+                tally.add("refusals", 0.0 if ok else 1.0, ok, rel)
                 continue
-            with open(os.path.join(tmp, "tensors.json")) as f:
+            with open(os.path.join(out, "tensors.json")) as f:
                 got = {t["name"]: t for t in json.load(f)}
-            bad = []
-            for name in names:
-                ref = sd[name].to(torch.float32).numpy()
-                t = got.get(name, {"missing": True})
-                if t.get("missing"):
-                    bad.append(f"{name} missing")
-                    continue
-                c = np.load(os.path.join(tmp, t["file"]))
-                if list(c.shape) != list(ref.shape) or not np.array_equal(c, ref, equal_nan=True):
-                    bad.append(f"{name} differs")
-            kind = "pytorch_model.bin" if path.endswith(".bin") else "model.safetensors"
-            tally.add(kind, float(len(bad)), not bad, rel)
-            print(f"{rel}: {len(names) - len(bad)} of {len(names)} tensors identical"
-                  + ("" if not bad else ": " + ", ".join(bad[:5])))
-    return tally.report("tensors that differ per file")
+            bad = sorted(set(sd) ^ set(got))
+            for name in sorted(set(sd) & set(got)):
+                ref = sd[name]
+                t = got[name]
+                c = np.load(os.path.join(out, t["file"]))
+                if TORCH_DTYPES.get(str(ref.dtype)) != t["dtype"] or list(c.shape) != list(ref.shape) \
+                        or not np.array_equal(c, ref.to(torch.float32).numpy(), equal_nan=True):
+                    bad.append(name)
+            kind = ("index" if path.endswith(".index.json") else os.path.splitext(path)[1][1:])
+            tally.add(f"{kind} tensors differing", float(len(bad)), not bad, rel)
+            views = sum(not t["contiguous"] for t in got.values())
+            print(f"{rel}: {len(sd) - len(bad)} of {len(sd)} tensors identical"
+                  + (f" ({views} strided views)" if views else "")
+                  + ("" if not bad else ": differ or missing: " + ", ".join(bad[:5])))
+        print("refused by one or both:")
+        for line in refusals:
+            print(f"  {line}")
+        if os.path.exists(marker):
+            tally.add("hostile payload ran", 1.0, False, marker)
+    return tally.report("weights readers: PyTorch against libconvnext")
 
 
 def main():

@@ -10,12 +10,15 @@
  *       IMAGE.rgb: packed 8-bit RGB, WIDTH x HEIGHT; the optional region of interest is in
  *       pixels of the image.  Writes pixel_values [1, 3, h, w] as
  *       convnext_preprocessor_process() computes them with MODEL_DIR/preprocessor_config.json.
- *   convnext-dump tensors WEIGHTS_FILE OUT_DIR NAME...
- *       What the library's reader returns for each tensor NAME of WEIGHTS_FILE (a
- *       .safetensors file), converted to float32 (exact for F16/BF16): OUT_DIR/<i>.npy and
- *       OUT_DIR/tensors.json: [{"name", "dtype", "shape", "file"} or {"name", "missing": true}].
+ *   convnext-dump tensors WEIGHTS OUT_DIR
+ *       Every tensor the library's checkpoint reader returns for WEIGHTS (a .safetensors
+ *       file, a torch.save .bin, a sharded *.index.json, or a model directory, chosen as
+ *       convnext_model_new() chooses), in logical C order (strided .bin views gathered) and
+ *       converted to float32 (exact for F16/BF16): OUT_DIR/<i>.npy and OUT_DIR/tensors.json:
+ *       [{"name", "dtype", "shape", "contiguous", "file"}].
  *
- * Exit status 1 with a one-line message on stderr on any error. */
+ * Exit status 1 with a one-line message on stderr on any error; 3 when the error is
+ * CONVNEXT_ERROR_UNSUPPORTED (a valid checkpoint this build cannot run or read). */
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdlib.h>
@@ -23,7 +26,7 @@
 
 #include "convnext.h"
 #include "npy.h"
-#include "safetensors.h"
+#include "checkpoint.h"
 
 static gboolean
 save_json (const char *path, JsonBuilder *b, GError **error)
@@ -200,28 +203,47 @@ half_to_float (guint16 h)
   return f;
 }
 
-/* The tensor as float32 (exact for F16 and BF16), from the reader's (possibly unaligned) bytes. */
+/* Element @i (in elements from the tensor's start) as float32: exact for F16 and BF16. */
+static float
+element_to_float (const ConvNextTensor *t, guint64 i)
+{
+  guint16 h;
+  guint32 bits;
+  float f;
+
+  switch (t->dtype) {
+    case CONVNEXT_DTYPE_F32:
+      memcpy (&f, t->data + 4 * i, 4);
+      return f;
+    case CONVNEXT_DTYPE_F16:
+      memcpy (&h, t->data + 2 * i, 2);
+      return half_to_float (GUINT16_FROM_LE (h));
+    case CONVNEXT_DTYPE_BF16:
+      memcpy (&h, t->data + 2 * i, 2);
+      bits = (guint32) GUINT16_FROM_LE (h) << 16;
+      memcpy (&f, &bits, 4);
+      return f;
+  }
+  g_assert_not_reached ();
+}
+
+/* The tensor in logical C order: each index's element found through the strides, so that a
+ * strided .bin view reads as torch.load's tensor does. */
 static float *
-tensor_to_float (const ConvNextSafetensor *t)
+tensor_to_float (const ConvNextTensor *t)
 {
   float *out = g_new (float, MAX (t->n_elements, 1));
+  guint64 index[CONVNEXT_MAX_DIMS] = { 0 };
 
   for (guint64 i = 0; i < t->n_elements; i++) {
-    guint16 h;
-    guint32 bits;
-    switch (t->dtype) {
-      case CONVNEXT_DTYPE_F32:
-        memcpy (&out[i], t->data + 4 * i, 4);
+    guint64 offset = 0;
+    for (guint d = 0; d < t->n_dims; d++)
+      offset += index[d] * t->strides[d];
+    out[i] = element_to_float (t, t->contiguous ? i : offset);
+    for (guint d = t->n_dims; d-- > 0;) {     /* next index, last dimension fastest */
+      if (++index[d] < t->shape[d])
         break;
-      case CONVNEXT_DTYPE_F16:
-        memcpy (&h, t->data + 2 * i, 2);
-        out[i] = half_to_float (GUINT16_FROM_LE (h));
-        break;
-      case CONVNEXT_DTYPE_BF16:
-        memcpy (&h, t->data + 2 * i, 2);
-        bits = (guint32) GUINT16_FROM_LE (h) << 16;
-        memcpy (&out[i], &bits, 4);
-        break;
+      index[d] = 0;
     }
   }
   return out;
@@ -230,53 +252,47 @@ tensor_to_float (const ConvNextSafetensor *t)
 static gboolean
 tensors (char **argv, int argc, GError **error)
 {
-  g_autoptr (ConvNextSafetensors) st = NULL;
+  g_autoptr (ConvNextCheckpoint) ck = NULL;
   g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (GPtrArray) names = NULL;
   g_autofree char *json_path = NULL;
 
-  if (argc < 4) {
+  if (argc != 3) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "usage: tensors WEIGHTS_FILE OUT_DIR NAME...");
+        "usage: tensors WEIGHTS OUT_DIR");
     return FALSE;
   }
-  if (!g_str_has_suffix (argv[1], ".safetensors")) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "%s: only .safetensors files have a reader here", argv[1]);
+  ck = g_file_test (argv[1], G_FILE_TEST_IS_DIR) ? convnext_checkpoint_open_dir (argv[1], error)
+      : convnext_checkpoint_open (argv[1], error);
+  if (ck == NULL)
     return FALSE;
-  }
-  st = convnext_safetensors_open (argv[1], error);
-  if (st == NULL)
-    return FALSE;
+  names = convnext_checkpoint_list (ck);
   json_builder_begin_array (b);
-  for (int i = 3; i < argc; i++) {
-    const ConvNextSafetensor *t = convnext_safetensors_lookup (st, argv[i]);
+  for (guint i = 0; i < names->len; i++) {
+    const ConvNextTensor *t = convnext_checkpoint_lookup (ck, names->pdata[i]);
+    g_autofree char *file = g_strdup_printf ("%u.npy", i);
+    g_autofree char *path = g_build_filename (argv[2], file, NULL);
+    g_autofree float *data = tensor_to_float (t);
+    gsize shape[CONVNEXT_MAX_DIMS];
+
+    for (guint d = 0; d < t->n_dims; d++)
+      shape[d] = t->shape[d];
+    if (!npy_save (path, t->n_dims, shape, data, error))
+      return FALSE;
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "name");
-    json_builder_add_string_value (b, argv[i]);
-    if (t == NULL) {
-      json_builder_set_member_name (b, "missing");
-      json_builder_add_boolean_value (b, TRUE);
-    } else {
-      g_autofree char *file = g_strdup_printf ("%d.npy", i - 3);
-      g_autofree char *path = g_build_filename (argv[2], file, NULL);
-      g_autofree float *data = tensor_to_float (t);
-      gsize shape[CONVNEXT_SAFETENSORS_MAX_DIMS];
-
-      for (guint d = 0; d < t->n_dims; d++)
-        shape[d] = t->shape[d];
-      /* npy_save writes a 0-d array for n_dims 0 */
-      if (!npy_save (path, t->n_dims, shape, data, error))
-        return FALSE;
-      json_builder_set_member_name (b, "dtype");
-      json_builder_add_string_value (b, convnext_dtype_name (t->dtype));
-      json_builder_set_member_name (b, "shape");
-      json_builder_begin_array (b);
-      for (guint d = 0; d < t->n_dims; d++)
-        json_builder_add_int_value (b, t->shape[d]);
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "file");
-      json_builder_add_string_value (b, file);
-    }
+    json_builder_add_string_value (b, t->name);
+    json_builder_set_member_name (b, "dtype");
+    json_builder_add_string_value (b, convnext_dtype_name (t->dtype));
+    json_builder_set_member_name (b, "shape");
+    json_builder_begin_array (b);
+    for (guint d = 0; d < t->n_dims; d++)
+      json_builder_add_int_value (b, t->shape[d]);
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "contiguous");
+    json_builder_add_boolean_value (b, t->contiguous);
+    json_builder_set_member_name (b, "file");
+    json_builder_add_string_value (b, file);
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
@@ -299,13 +315,13 @@ main (int argc, char **argv)
   else {
     g_printerr ("usage: convnext-dump forward MODEL_DIR INPUT.npy OUT_DIR\n"
         "       convnext-dump preprocess MODEL_DIR IMAGE.rgb WIDTH HEIGHT OUT.npy [X Y W H]\n"
-        "       convnext-dump tensors WEIGHTS_FILE OUT_DIR NAME...\n");
+        "       convnext-dump tensors WEIGHTS OUT_DIR\n");
     return 2;
   }
   if (!ok) {
     g_strdelimit (error->message, "\r\n", ' ');
     g_printerr ("convnext-dump: %s\n", error->message);
-    return 1;
+    return g_error_matches (error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED) ? 3 : 1;
   }
   return 0;
 }
