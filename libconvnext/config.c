@@ -112,6 +112,8 @@ read_model_type (JsonObject *obj, const char *path, guint *version, GError **err
   return TRUE;
 }
 
+/* hidden_act: names of transformers' ACT2FN (activations.py) that this engine runs.  A name
+ * ACT2FN lacks (e.g. "selu") is refused, as transformers refuses to build the model. */
 static gboolean
 read_hidden_act (JsonObject *obj, const char *path, ConvNextAct *out, GError **error)
 {
@@ -124,7 +126,6 @@ read_hidden_act (JsonObject *obj, const char *path, ConvNextAct *out, GError **e
     { "gelu_new", CONVNEXT_ACT_GELU_TANH },
     { "gelu_pytorch_tanh", CONVNEXT_ACT_GELU_TANH },
     { "relu", CONVNEXT_ACT_RELU },
-    { "selu", CONVNEXT_ACT_SELU },
   };
   JsonNode *node = json_object_get_member (obj, "hidden_act");
 
@@ -140,8 +141,8 @@ read_hidden_act (JsonObject *obj, const char *path, ConvNextAct *out, GError **e
       }
     }
     g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
-        "invalid hidden_act in %s: expected one of \"gelu\", \"gelu_new\", \"relu\", "
-        "\"selu\" (or gelu_python, gelu_pytorch_tanh), got \"%s\"", path, name);
+        "invalid hidden_act in %s: expected one of \"gelu\", \"gelu_new\", \"relu\" "
+        "(or gelu_python, gelu_pytorch_tanh), got \"%s\"", path, name);
     return FALSE;
   }
   return convnext_json_invalid (error, path, "hidden_act", node, "a string");

@@ -13,7 +13,6 @@ typedef enum {
   CONVNEXT_ACT_GELU,        /* "gelu", "gelu_python": exact 0.5·x·(1 + erf(x/√2)) */
   CONVNEXT_ACT_GELU_TANH,   /* "gelu_new", "gelu_pytorch_tanh": tanh approximation */
   CONVNEXT_ACT_RELU,        /* "relu" */
-  CONVNEXT_ACT_SELU,        /* "selu": λ·elu(x, α), α = 1.6732632…, λ = 1.0507009… */
 } ConvNextAct;
 
 /* config.json, as transformers' ConvNextConfig / ConvNextV2Config. */

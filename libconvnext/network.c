@@ -560,7 +560,7 @@ add_binary (ConvNextNetwork *net, const char *what, dnnl_alg_kind_t alg, dnnl_me
         { DNNL_ARG_SRC_0, src0 }, { DNNL_ARG_SRC_1, src1 }, { DNNL_ARG_DST, dst } }, error);
 }
 
-/* config hidden_act as oneDNN eltwise algorithms (SELU = λ·elu_α). */
+/* config hidden_act as oneDNN eltwise algorithms (room for an activation that needs two). */
 typedef struct {
   dnnl_alg_kind_t alg;
   float alpha, beta;
@@ -579,10 +579,6 @@ activation_ops (ConvNextAct act, Eltwise ops[2])
     case CONVNEXT_ACT_RELU:
       ops[0] = (Eltwise) { dnnl_eltwise_relu, 0.f, 0.f };
       return 1;
-    case CONVNEXT_ACT_SELU:
-      ops[0] = (Eltwise) { dnnl_eltwise_elu, 1.6732632423543772f, 0.f };
-      ops[1] = (Eltwise) { dnnl_eltwise_linear, 1.0507009873554805f, 0.f };
-      return 2;
   }
   g_assert_not_reached ();
 }

@@ -165,6 +165,8 @@ CONFIG_TEST (test_config_patch_size_zero, "patch_size", "0", "patch_size", NULL)
 CONFIG_TEST (test_config_hidden_size_negative, "hidden_sizes", "[6, -10, 14]", "hidden_sizes", NULL)
 CONFIG_TEST (test_config_hidden_act_number, "hidden_act", "3", "hidden_act", NULL)
 CONFIG_TEST (test_config_hidden_act_unknown, "hidden_act", "\"gelu_fancy\"", "hidden_act", NULL)
+/* not in transformers' ACT2FN: transformers cannot build such a model either */
+CONFIG_TEST (test_config_hidden_act_selu, "hidden_act", "\"selu\"", "hidden_act", "selu", NULL)
 CONFIG_TEST (test_config_depths_length, "depths", "[1, 2]", "depths", "num_stages", NULL)
 CONFIG_TEST (test_config_hidden_sizes_length, "hidden_sizes", "[6, 10, 14, 18]", "hidden_sizes", "num_stages",
     NULL)
@@ -998,6 +1000,7 @@ main (int argc, char **argv)
   ADD ("config-hidden_sizes-negative", test_config_hidden_size_negative);
   ADD ("config-hidden_act-number", test_config_hidden_act_number);
   ADD ("config-hidden_act-unknown", test_config_hidden_act_unknown);
+  ADD ("config-hidden_act-selu", test_config_hidden_act_selu);
   ADD ("config-depths-length", test_config_depths_length);
   ADD ("config-hidden_sizes-length", test_config_hidden_sizes_length);
   ADD ("config-layer_norm_eps-string", test_config_layer_norm_eps_string);

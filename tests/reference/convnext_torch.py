@@ -17,11 +17,13 @@ def gelu_new(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
 
 
+# transformers' ACT2FN (activations.py), for the names this project runs
 ACT2FN = {
-    "gelu": lambda x: F.gelu(x),  # exact erf form
-    "relu": F.relu,
-    "selu": F.selu,
+    "gelu": lambda x: F.gelu(x),  # GELUActivation: the exact erf form
+    "gelu_python": lambda x: x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0))),
     "gelu_new": gelu_new,
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "relu": F.relu,
 }
 
 
