@@ -1,5 +1,7 @@
 #!/bin/sh
 # Installs what building, testing and the demo need on Debian 12 (run as root).
+# python3-torch (with libopenblas0-pthread, else ~25x slower) and python3-venv serve the
+# transformers check (tests/reference/check_transformers.sh) and the benchmark's references.
 set -e
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
@@ -10,7 +12,7 @@ apt-get install -y -qq --no-install-recommends \
   libgdk-pixbuf-2.0-dev \
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
-  python3-numpy python3-pil \
+  python3-numpy python3-pil python3-venv python3-torch libopenblas0-pthread \
   darknet python3-skimage \
   valgrind \
   >/dev/null
