@@ -2,10 +2,11 @@
  * with transformers (tests/reference/check_transformers.sh).  Test tooling, not installed.
  *
  *   convnext-dump forward MODEL_DIR INPUT.npy OUT_DIR
- *       INPUT.npy: float32 pixel_values [N, C, H, W].  Writes OUT_DIR/pooler_output.npy,
- *       logits.npy (not for a bare ConvNextModel), hidden_state_<i>.npy for every hidden state
- *       (i = 0 embeddings, then each stage, as transformers' hidden_states[i]) and
- *       outputs.json: {"num_labels", "out_indices", "files": [...]}.
+ *       INPUT.npy: float32 pixel_values [N, C, H, W].  Writes OUT_DIR/pooler_output.npy
+ *       (a backbone: feature_map_<k>.npy for each selected stage instead), logits.npy (not for
+ *       a bare model or a backbone), hidden_state_<i>.npy for every hidden state (i = 0
+ *       embeddings, then each stage, as transformers' hidden_states[i]) and outputs.json:
+ *       {"num_labels", "out_indices", "files": [...]}.
  *   convnext-dump preprocess MODEL_DIR IMAGE.rgb WIDTH HEIGHT OUT.npy [X Y W H]
  *       IMAGE.rgb: packed 8-bit RGB, WIDTH x HEIGHT; the optional region of interest is in
  *       pixels of the image.  Writes pixel_values [1, 3, h, w] as
@@ -57,10 +58,11 @@ forward (const char *model_dir, const char *input_path, const char *out_dir, GEr
   g_autofree float *logits = NULL;
   g_autofree float *pooler = NULL;
   g_autofree char *json_path = g_build_filename (out_dir, "outputs.json", NULL);
+  g_autoptr (GPtrArray) maps = NULL;
   ConvNextParams params;
   NpyArray input = { 0 };
   const guint *out_indices;
-  guint n_out, num_labels, hidden, n;
+  guint n_out, num_labels, hidden, n, n_maps;
   gboolean ok = FALSE;
 
   convnext_params_init (&params);
@@ -77,9 +79,22 @@ forward (const char *model_dir, const char *input_path, const char *out_dir, GEr
   n = input.shape[0];
   num_labels = convnext_model_get_num_labels (model);
   hidden = convnext_model_get_hidden_size (model);
+  n_maps = convnext_model_get_num_feature_maps (model);
   logits = g_new0 (float, (gsize) n * MAX (num_labels, 1));
   pooler = g_new0 (float, (gsize) n * hidden);
-  if (!convnext_model_forward (model, input.data, n, input.shape[2], input.shape[3],
+  maps = g_ptr_array_new_with_free_func (g_free);
+  for (guint k = 0; k < n_maps; k++) {
+    guint s[4];
+    if (!convnext_model_get_feature_map_shape (model, k, n, input.shape[2], input.shape[3], s)) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: too small for the network",
+          input_path);
+      goto out;
+    }
+    g_ptr_array_add (maps, g_new (float, (gsize) s[0] * s[1] * s[2] * s[3]));
+  }
+  if (n_maps > 0 ? !convnext_model_forward_features (model, input.data, n, input.shape[2],
+          input.shape[3], (float *const *) maps->pdata, error)
+      : !convnext_model_forward (model, input.data, n, input.shape[2], input.shape[3],
           num_labels > 0 ? logits : NULL, pooler, error))
     goto out;
 
@@ -94,7 +109,18 @@ forward (const char *model_dir, const char *input_path, const char *out_dir, GEr
   json_builder_end_array (b);
   json_builder_set_member_name (b, "files");
   json_builder_begin_array (b);
-  {
+  for (guint k = 0; k < n_maps; k++) {
+    g_autofree char *name = g_strdup_printf ("feature_map_%u.npy", k);
+    guint s[4];
+    gsize shape[4];
+
+    convnext_model_get_feature_map_shape (model, k, n, input.shape[2], input.shape[3], s);
+    for (guint d = 0; d < 4; d++)
+      shape[d] = s[d];
+    if (!save_npy (out_dir, name, 4, shape, maps->pdata[k], b, error))
+      goto out;
+  }
+  if (n_maps == 0) {     /* a backbone has no pooler_output */
     gsize shape[2] = { n, hidden };
     if (!save_npy (out_dir, "pooler_output.npy", 2, shape, pooler, b, error))
       goto out;
