@@ -44,7 +44,12 @@ def prepare_model(cache):
         if r.rc != 0:
             sys.exit(f"make_model.py failed: {r.stderr.strip()[-2000:]}")
         os.rename(tmp, out)
-    with open(manifest) as f:
+    return load_model(out)
+
+
+def load_model(out):
+    """make_model.py's manifest.json in out, its paths made absolute."""
+    with open(os.path.join(out, "manifest.json")) as f:
         m = json.load(f)
     m["dir"] = out
     for key in ("model_dir", "onnx", "micro_model_dir", "v2_model_dir"):
@@ -74,6 +79,8 @@ def parse_args():
                     help="run at this niceness (negative needs root): a fairer share of a busy machine")
     ap.add_argument("--quick", action="store_true", help="1 round, 10/3 runs, 6 frames: a smoke run")
     ap.add_argument("--families", help="comma-separated subset of: " + ", ".join(families.ORDER))
+    ap.add_argument("--model-dir", help="use this directory made by make_model.py (its "
+                                        "manifest.json) instead of the cache's")
     ap.add_argument("--no-build", action="store_true", help="do not run `meson compile` first")
     args = ap.parse_args()
     if args.quick:
@@ -105,7 +112,9 @@ def main():
         except BlockingIOError:
             log(f"waiting for another benchmark run to finish preparing {cache}")
             fcntl.flock(lock, fcntl.LOCK_EX)
-        ctx = Context(args, build_dir, cache, output, prepare_model(cache))
+        ctx = Context(args, build_dir, cache, output,
+                      load_model(os.path.abspath(args.model_dir)) if args.model_dir
+                      else prepare_model(cache))
         reasons = {f.name: f.prepare(ctx) for f in fams}
     for f in fams:
         for row in f.rows(ctx):
@@ -125,6 +134,7 @@ def main():
     latency, throughput = report.latency_rows(ctx), report.throughput_rows(ctx)
     end_to_end = report.end_to_end_rows(ctx)
     extras = [e for f in fams for e in f.extras(ctx)]
+    tables = [t for f in fams for t in f.tables(ctx)]
 
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -144,6 +154,8 @@ def main():
         "end_to_end": end_to_end,
         "extras": extras,
         "logit_checks": checks,
+        "tables": tables,
+        "raw_rows": [r.to_json() for r in ctx.rows],     # for a run that reports this one's
         **{f.name: ctx.results[f.name] for f in fams if ctx.results[f.name]},
         "duration_s": round(time.monotonic() - started, 1),
     }
@@ -166,11 +178,11 @@ def main():
             f"{result['date']}")
     with open(os.path.join(output, "results.md"), "w") as f:
         f.write("\n".join([head, ""] + report.table_lines(latency, throughput, end_to_end, extras,
-                                                              markdown=True)
+                                                              tables, markdown=True)
                           + [""] + notes) + "\n")
     print()
     print(head)
-    print("\n".join(report.table_lines(latency, throughput, end_to_end, extras)))
+    print("\n".join(report.table_lines(latency, throughput, end_to_end, extras, tables)))
     print()
     print("\n".join(notes))
     print(f"\nresults: {output}/results.json, results.md ({result['duration_s']} s)")

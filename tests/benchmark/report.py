@@ -120,7 +120,7 @@ def spread_cell(s):
     return "-" if s is None else f"±{100 * s:.1f}%"
 
 
-def table_lines(latency, throughput, end_to_end, extras, markdown=False):
+def table_lines(latency, throughput, end_to_end, extras, tables=(), markdown=False):
     lat = [[r["config"], r["onednn"] or "-", fmt(r["median_ms"]), spread_cell(r["spread"]),
             fmt(r["min_ms"]), fmt(r["per_image_ms"]),
             ratio_cell(r["ratio_to_ort_f32"], r["round_ratios_to_ort_f32"]),
@@ -142,6 +142,10 @@ def table_lines(latency, throughput, end_to_end, extras, markdown=False):
     if e2e:
         lines += [""] + render(["one image, file to top-5", "oneDNN", "median ms", "spread",
                                 "min ms", "x convnext-classify f32"], e2e, {2, 3, 4, 5}, markdown)
+    for t in tables:          # the families' own (families/*.py tables())
+        title = f"**{t['title']}**" if markdown else f"{t['title']}:"
+        lines += ["", title] + ([""] if markdown else [])
+        lines += render(t["head"], t["rows"], set(t.get("right", [])), markdown)
     return lines + [""] + render(["check", "value", "target", "result"], other, {1}, markdown)
 
 

@@ -39,9 +39,10 @@ class Context:
         self.rows = []
         self.results = {}       # family name -> what its measure() returned
 
-    def row(self, runtime, precision, batch, kind="latency"):
+    def row(self, runtime, precision, batch, kind="latency", site=None):
         return next((r for r in self.rows if r.runtime == runtime and r.precision == precision
-                     and r.batch == batch and r.kind == kind and r.variant is None), None)
+                     and r.batch == batch and r.kind == kind and r.variant is None
+                     and r.site == site), None)
 
     def input_tensor(self, batch):
         return os.path.join(self.model["dir"], f"input-b{batch}.npy")
@@ -56,6 +57,7 @@ class Family:
     checks(ctx)       after the rounds: {name: logit check} (is it computing the right thing?)
     measure(ctx)      after the rounds: one-off measurements, kept as ctx.results[name]
     extras(ctx)       rows of the checks table: {name, value, target, result, ...}
+    tables(ctx)       tables of its own: [{"title", "head": [...], "rows": [[...]], "right": [i]}]
     notes(ctx)        lines ("- ...") printed under the tables
     """
 
@@ -76,6 +78,9 @@ class Family:
     def extras(self, ctx):
         return []
 
+    def tables(self, ctx):
+        return []
+
     def notes(self, ctx):
         return []
 
@@ -89,12 +94,14 @@ class Row:
     kind "latency" is one forward of `batch` images per run; "throughput" reports ms per frame
     with several requests in flight (its `batch` is the images per request).  variant names a
     row that is not the plain runtime/precision/batch one (e.g. an ISA-limited or oneDNN 3
-    build), so that peers and targets are looked up on the plain rows only.
+    build), so that peers and targets are looked up on the plain rows only.  site names the
+    machine a row was measured on when it is not this one (rows from the Debian 13 chroot's own
+    run): its peers are looked up among the rows of the same site and the same run.
     """
 
     def __init__(self, runtime, label, precision, batch, argv, kind="latency", group=None,
                  onednn=None, targets=None, want_logits=False, probe=False, variant=None,
-                 repeat_scale=1):
+                 repeat_scale=1, site=None):
         self.runtime, self.label, self.precision, self.batch = runtime, label, precision, batch
         self.argv, self.kind = argv, kind
         self.group = group if group is not None else batch
@@ -104,6 +111,7 @@ class Row:
         self.probe = probe              # timed once up front to fit the budget
         self.variant = variant
         self.repeat_scale = repeat_scale
+        self.site = site
         self.rounds = {}                # round -> timing dict
         self.maxrss = []
         self.info = None                # the JSON line of its first recorded run
@@ -113,6 +121,24 @@ class Row:
     @property
     def name(self):
         return self.label
+
+    FIELDS = ("runtime", "label", "precision", "batch", "kind", "group", "onednn", "targets",
+              "variant", "site", "info", "na")
+
+    def to_json(self):
+        """Everything but the command: another run can rebuild the row (from_json)."""
+        return {**{k: getattr(self, k) for k in self.FIELDS},
+                "rounds": {str(k): v for k, v in self.rounds.items()}, "maxrss": self.maxrss}
+
+    @classmethod
+    def from_json(cls, d, site=None):
+        """A row measured elsewhere (argv None: the rounds here do not time it)."""
+        row = cls(d["runtime"], d["label"], d["precision"], d["batch"], None, kind=d["kind"],
+                  group=d["group"], onednn=d["onednn"], targets=d["targets"],
+                  variant=d["variant"], site=site or d.get("site"))
+        row.rounds = {int(k): v for k, v in d["rounds"].items()}
+        row.maxrss, row.info, row.na = d.get("maxrss", []), d.get("info"), d.get("na")
+        return row
 
     def time(self, repeat, rnd=None, logits_dir=None):
         """One invocation; kept as round rnd (None: a calibration run, not kept).  Returns its
@@ -172,7 +198,7 @@ def peer_rows(rows, row, runtime, precision_map, kind="latency", batch=None):
     want = precision_map.get(row.precision)
     b = row.batch if batch is None else batch
     cands = [r for r in rows if r.runtime == runtime and r.kind == kind and r.batch == b
-             and r.variant is None and not r.na]
+             and r.variant is None and r.site == row.site and not r.na]
     if want == "best":
         return cands
     return [r for r in cands if r.precision == want]
@@ -193,7 +219,7 @@ def plan(args, rows):
     estimates a forward's time (the slowest counts); the repeat and frame counts are upper
     bounds, lowered (not below 3 at batch 1, 2 at batch 8, 4 frames) when the machine is busy;
     later rounds are dropped if they would not fit either.  Returns (repeat, repeat_b8, frames)."""
-    probes = [r for r in rows if r.probe and not r.na]
+    probes = [r for r in rows if r.probe and not r.na and r.argv]
     if not args.budget or not probes:
         return args.repeat, args.repeat_b8, args.frames
     times = [r.time(1) for r in probes]
@@ -213,7 +239,7 @@ def plan(args, rows):
 
 def run_rounds(args, rows, repeat, repeat_b8, logits_dir):
     """Times every row in args.rounds rounds (fewer if --budget runs out); returns the count."""
-    groups = sorted({r.group for r in rows})
+    groups = sorted({r.group for r in rows if r.argv})
     start, done = time.monotonic(), 0
     for rnd in range(args.rounds):
         elapsed = time.monotonic() - start
@@ -222,10 +248,10 @@ def run_rounds(args, rows, repeat, repeat_b8, logits_dir):
             break
         log(f"round {rnd + 1}/{args.rounds}")
         for g in groups:
-            group = [r for r in rows if r.group == g]
+            group = [r for r in rows if r.group == g and r.argv]
             k = rnd % len(group)
             for r in group[k:] + group[:k]:    # rotate the order each round
-                if not r.na:
+                if not r.na and r.argv:         # (rows measured elsewhere have no command)
                     r.time(repeat if g == 1 else repeat_b8, rnd, logits_dir)
         done += 1
     return done

@@ -2,7 +2,8 @@
 Family subclass (see rounds.py) named FAMILY, and its name in ORDER."""
 import importlib
 
-ORDER = ["onnxruntime", "openvino", "libconvnext", "pipeline", "preprocess", "element"]
+ORDER = ["onnxruntime", "openvino", "libconvnext", "pipeline", "onnxinference", "preprocess",
+         "element"]
 
 
 def load(names=None):
