@@ -97,7 +97,7 @@ class OnnxInference(Family):
                     argv_for("convnextclassify", "bf16"), onednn=self.onednn, **common)]
 
     def tables(self, ctx):
-        rows = [r for r in ctx.rows if r.kind == "stream"]
+        rows = [r for r in ctx.rows if r.kind == "stream" and r.site is None]
         if not rows or all(r.na for r in rows):
             return []
         source = next((r for r in rows if r.runtime == "source"), None)
