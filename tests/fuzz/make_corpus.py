@@ -84,7 +84,7 @@ def main():
 
     # ---- config.json ----
     t = "config"
-    for m in ("tiny-f32", "small-relu-p2", "bare-model", "zero-depth-stage", "small-selu-p3-minimal"):
+    for m in ("tiny-f32", "small-relu-p2", "bare-model", "zero-depth-stage", "small-p3-minimal"):
         copy(t, "valid-" + m, f"tests/fixtures/models/{m}/config.json")
     copy(t, "valid-default-model", "examples/models/convnext-cifar10/config.json")
     write(t, "valid-minimal", '{"model_type":"convnext","hidden_sizes":[8],"depths":[1],"num_stages":1}')
