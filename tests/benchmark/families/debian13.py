@@ -61,7 +61,7 @@ class Debian13(Family):
                 "--rounds", str(ctx.args.rounds), "--repeat", str(ctx.args.repeat),
                 "--repeat-b8", str(ctx.args.repeat_b8)]
             log(f"Debian 13: building and benchmarking {DEBIAN13_FAMILIES} in the chroot "
-                "(tests/debian13/run.sh; its progress on stderr)")
+                "(tests/debian13/run.sh; its tables come back when it ends)")
             r = run(["bash", os.path.join(src, "tests", "debian13", "run.sh"), "run", "--",
                      "bash", "tests/benchmark/in-debian13.sh", "/work/convnext/bench-model", *args],
                     timeout=5400)
