@@ -14,8 +14,10 @@ walk (const ConvNextPickleValue *v)
     abort ();
   if (v->kind == CONVNEXT_PICKLE_STRING && (v->s == NULL || !g_utf8_validate (v->s, -1, NULL)))
     abort ();
-  for (guint i = 0; i < v->n_items; i++)
-    deepest = MAX (deepest, walk (v->items[i]));
+  for (guint i = 0; i < v->n_items; i++) {
+    guint d = walk (v->items[i]);       /* not inside MAX (), which would walk twice */
+    deepest = MAX (deepest, d);
+  }
   if (v->depth != deepest + 1)
     abort ();
   return v->depth;

@@ -168,6 +168,9 @@ def main():
         except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError, NotImplementedError):
             pass  # not a zip, or a broken one: only the torch target gets it
     copy("torch", "valid-mini-bin-f16", "tests/fixtures/models/mini-bin-f16/pytorch_model.bin")
+    # made fuzz-pickle time out: 27 nested 1-tuples, which the harness's own tree walk visited
+    # 2^28 nodes (MAX () evaluated it twice); the unpickler takes microseconds
+    write("pickle", "valid-nested-tuples-27", b"N" + b"\x85" * 27 + b"." + b"\x85" * 9 + b"N?\xa7\xa7")
 
 
 if __name__ == "__main__":
