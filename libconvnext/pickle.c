@@ -243,6 +243,13 @@ set_items (Machine *m, gboolean many)
   dict = m->stack->pdata[from - 1];
   if (dict->kind != CONVNEXT_PICKLE_DICT)
     return FAIL (m, "items set on something that is not a dict");
+  /* A dict fetched from the memo may already sit inside other values, or be about to sit
+   * inside itself: filling it now would make a cycle, or leave its containers' depth stale,
+   * and walks of the result could recurse without bound.  torch.save fills each dict before
+   * any BINGET of it. */
+  if (dict->shared)
+    return FAIL (m, "items set on a dict fetched from the memo (it could end up inside "
+        "itself)");
   for (guint i = from; i < m->stack->len; i++) {
     if (!add_item (m, dict, m->stack->pdata[i]))
       return FALSE;
@@ -394,6 +401,8 @@ memo_get (Machine *m, guint64 index)
 
   if (v == NULL)
     return FAIL (m, "memo entry %" G_GUINT64_FORMAT " was never stored", index);
+  /* from now on it may sit inside other values: see set_items */
+  v->shared = TRUE;
   return push (m, v);
 }
 

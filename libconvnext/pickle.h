@@ -48,6 +48,7 @@ struct _ConvNextPickleValue {
   ConvNextPickleValue **items;
   guint n_items;
   guint room;
+  gboolean shared;              /* fetched from the memo: a dict can no longer be filled */
 };
 
 typedef struct _ConvNextPickle ConvNextPickle;
