@@ -27,6 +27,24 @@ typedef struct {
   const char *chroma_site;
 } FormatCase;
 
+static FormatCase *
+format_case_new (GstVideoFormat format, const char *colorimetry, const char *chroma_site)
+{
+  FormatCase *fc = g_new0 (FormatCase, 1);
+
+  *fc = (FormatCase) { format, g_strdup (colorimetry), chroma_site };
+  return fc;
+}
+
+static void
+format_case_free (gpointer p)
+{
+  FormatCase *fc = p;
+
+  g_free (fc->colorimetry);
+  g_free (fc);
+}
+
 /* pixel_values of @b measured in levels against those of @a (same configuration). */
 static void
 add_levels (TestLevels *levels, const TestNorm *norm, const float *a, const float *b, guint w,
@@ -120,26 +138,22 @@ main (int argc, char **argv)
 
   for (guint r = 0; r < G_N_ELEMENTS (ranges); r++) {
     for (guint m = 0; m < G_N_ELEMENTS (matrices); m++) {
-      char *colorimetry = g_strdup_printf ("%s:%s:0:0", ranges[r], matrices[m]);
-      FormatCase *fc = g_new0 (FormatCase, 1);
+      g_autofree char *colorimetry = g_strdup_printf ("%s:%s:0:0", ranges[r], matrices[m]);
       g_autofree char *path = g_strdup_printf ("/preprocess/formats/I420/%s-%s",
           matrix_names[m], range_names[r]);
 
-      *fc = (FormatCase) { GST_VIDEO_FORMAT_I420, colorimetry, NULL };
-      g_test_add_data_func (path, fc, run_format);
+      g_test_add_data_func_full (path, format_case_new (GST_VIDEO_FORMAT_I420, colorimetry, NULL),
+          run_format, format_case_free);
       for (guint s = 0; s < G_N_ELEMENTS (sites); s++) {
         g_autofree char *nv12_path = g_strdup_printf ("/preprocess/formats/NV12/%s-%s/%s",
             matrix_names[m], range_names[r], sites[s]);
-        fc = g_new0 (FormatCase, 1);
-        *fc = (FormatCase) { GST_VIDEO_FORMAT_NV12, colorimetry, sites[s] };
-        g_test_add_data_func (nv12_path, fc, run_format);
+        g_test_add_data_func_full (nv12_path,
+            format_case_new (GST_VIDEO_FORMAT_NV12, colorimetry, sites[s]), run_format,
+            format_case_free);
       }
     }
   }
-  {
-    FormatCase *fc = g_new0 (FormatCase, 1);
-    *fc = (FormatCase) { GST_VIDEO_FORMAT_GRAY8, NULL, NULL };
-    g_test_add_data_func ("/preprocess/formats/GRAY8", fc, run_format);
-  }
+  g_test_add_data_func_full ("/preprocess/formats/GRAY8",
+      format_case_new (GST_VIDEO_FORMAT_GRAY8, NULL, NULL), run_format, format_case_free);
   return g_test_run ();
 }

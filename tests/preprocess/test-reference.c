@@ -26,6 +26,19 @@ typedef struct {
   ConvNextRect roi;
 } Case;
 
+static void
+case_free (gpointer p)
+{
+  Case *c = p;
+
+  g_free (c->name);
+  g_free (c->input);
+  g_free (c->config);
+  g_free (c->expected);
+  g_free (c->float32);
+  g_free (c);
+}
+
 static const char *fixtures = "tests/fixtures/preprocess";
 
 static gboolean
@@ -159,7 +172,7 @@ main (int argc, char **argv)
         json_array_get_int_element (r, 3) };
     }
     path = g_strdup_printf ("/preprocess/reference/%s", c->name);
-    g_test_add_data_func (path, c, run_case);   /* cases live until exit */
+    g_test_add_data_func_full (path, c, run_case, case_free);
   }
   return g_test_run ();
 }
