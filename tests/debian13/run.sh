@@ -152,9 +152,10 @@ run_in_chroot () {
   exec 8>"$run/lock"
   flock -x 8
   # --kill-child: when unshare dies, the namespace's first process gets SIGKILL and the kernel
-  # ends everything else in the namespace with it.  In the background, so that a signal reaches
-  # the traps at once instead of after the command (stdin passed on for interactive use).
-  unshare --mount --propagation private --pid --fork --kill-child \
+  # ends everything else in the namespace with it; setpriv --pdeathsig: unshare dies with this
+  # script, even by SIGKILL.  In the background, so that a signal reaches the traps at once
+  # instead of after the command (stdin passed on for interactive use).
+  setpriv --pdeathsig KILL unshare --mount --propagation private --pid --fork --kill-child \
     bash "$here/run.sh" --inside "$entry/root" "$run" "$@" <&0 &
   child=$!
   wait "$child" || rc=$?
@@ -166,7 +167,9 @@ cleanup () {
   local rc=$?
   trap - INT TERM HUP
   if [ -n "${child:-}" ]; then
-    kill "$child" 2>/dev/null || true
+    # unshare blocks SIGINT and SIGTERM while it waits (they are for its child), so SIGKILL: then
+    # --kill-child kills the namespace's first process, and the kernel the rest of it.
+    kill -KILL "$child" 2>/dev/null || true
     wait "$child" 2>/dev/null || true
   fi
   if [ -n "${run:-}" ] && [ -d "$run" ]; then
