@@ -16,18 +16,10 @@
 set -euo pipefail
 
 SUITE=trixie
-# Build and test dependencies on Debian 13: README.md ("Tests on Debian 13") lists the same.
-PACKAGES=(
-  gcc libc6-dev pkg-config meson ninja-build
-  libdnnl-dev libjson-glib-dev
-  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libpango1.0-dev libcairo2-dev
-  libgdk-pixbuf-2.0-dev
-  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
-  gir1.2-gst-plugins-bad-1.0
-  python3-numpy python3-pil
-  darknet python3-skimage
-)
+# The project's packages (tests/install-deps.sh --list, the same names on Debian 13) and what
+# Debian 13 adds: gst-plugins-bad for libgstanalytics-1.0 (and the elements other checks compare
+# with), its typelibs for GstAnalytics in Python.
+DEBIAN13_PACKAGES=(libc6-dev gstreamer1.0-plugins-bad gir1.2-gst-plugins-bad-1.0)
 # gstreamer-analytics-1.0's .pc file and headers come from libgstreamer-plugins-bad1.0-dev, which
 # depends on libopencv-dev (VTK, GDAL: +216 packages, +0.8 GB).  analytics_dev() below installs just
 # those files from that .deb; the library itself is in libgstreamer-plugins-bad1.0-0.
@@ -215,6 +207,9 @@ esac
 
 [ "$(id -u)" = 0 ] || die "needs root (chroot, mounts)"
 command -v mmdebstrap >/dev/null || die "mmdebstrap is missing: sh tests/install-deps.sh installs it"
+# shellcheck disable=SC2207
+PACKAGES=($(sh "$src/tests/install-deps.sh" --list) "${DEBIAN13_PACKAGES[@]}")
+[ "${#PACKAGES[@]}" -gt "${#DEBIAN13_PACKAGES[@]}" ] || die "tests/install-deps.sh --list gave no packages"
 # shellcheck disable=SC2206
 [ -z "$extra" ] || PACKAGES+=($extra)
 find_mirrors
