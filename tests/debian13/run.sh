@@ -229,13 +229,14 @@ if [ "$fresh" = 1 ] || [ ! -f "$entry/key" ]; then
     t0=$(date +%s)
     make_chroot "$entry"
     log "chroot made in $(($(date +%s) - t0)) s"
-    # Entries of other package lists: gone (they are remade when asked for again).
-    for d in "$cache"/debian13/*/; do
-      [ "${d%/}" = "$entry" ] || rm -rf --one-file-system "${d%/}"
-    done
+    # Entries of other package lists (other branches may still use them) go once unused for a
+    # week; every run touches its entry's key file.
+    find "$cache/debian13" -mindepth 2 -maxdepth 2 -name key -mtime +7 -printf '%h\n' \
+      | while read -r d; do [ "$d" = "$entry" ] || rm -rf --one-file-system "$d"; done
   fi
 fi
 flock -s 9
+touch "$entry/key"
 log "chroot $entry/root ($(sed -n 's/^libdnnl-dev /oneDNN /p; s/^libgstreamer1.0-dev /GStreamer /p' "$entry/packages.txt" | paste -sd, -))"
 
 if [ "$mode" = test ]; then
