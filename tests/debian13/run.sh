@@ -221,21 +221,26 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 remove_stale_runs
 
-# Runs hold the lock shared; making (or remaking) a chroot holds it exclusively.
+# Runs hold the lock shared; making (or remaking) a chroot holds it exclusively.  The entry is
+# looked at again once the shared lock is held: it may have been replaced while we waited.
 exec 9>"$cache/debian13/lock"
-if [ "$fresh" = 1 ] || [ ! -f "$entry/key" ]; then
-  flock -x 9
+while :; do
   if [ "$fresh" = 1 ] || [ ! -f "$entry/key" ]; then
-    t0=$(date +%s)
-    make_chroot "$entry"
-    log "chroot made in $(($(date +%s) - t0)) s"
-    # Entries of other package lists (other branches may still use them) go once unused for a
-    # week; every run touches its entry's key file.
-    find "$cache/debian13" -mindepth 2 -maxdepth 2 -name key -mtime +7 -printf '%h\n' \
-      | while read -r d; do [ "$d" = "$entry" ] || rm -rf --one-file-system "$d"; done
+    flock -x 9
+    if [ "$fresh" = 1 ] || [ ! -f "$entry/key" ]; then
+      t0=$(date +%s)
+      make_chroot "$entry"
+      log "chroot made in $(($(date +%s) - t0)) s"
+      # Entries of other package lists (other branches may still use them) go once unused for
+      # a week; every run touches its entry's key file.
+      find "$cache/debian13" -mindepth 2 -maxdepth 2 -name key -mtime +7 -printf '%h\n' \
+        | while read -r d; do [ "$d" = "$entry" ] || rm -rf --one-file-system "$d"; done
+      fresh=0
+    fi
   fi
-fi
-flock -s 9
+  flock -s 9
+  [ -f "$entry/key" ] && break
+done
 touch "$entry/key"
 log "chroot $entry/root ($(sed -n 's/^libdnnl-dev /oneDNN /p; s/^libgstreamer1.0-dev /GStreamer /p' "$entry/packages.txt" | paste -sd, -))"
 
