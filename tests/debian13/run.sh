@@ -182,6 +182,16 @@ remove_stale_runs () {
   done
 }
 
+# Entries of other package lists (other branches may still use them) go once unused for a week
+# (every run touches its entry's key file), and only when no run holds them.
+prune_entries () {
+  local d
+  find "$cache/debian13" -mindepth 2 -maxdepth 2 -name key -mtime +7 -printf '%h\n' \
+    | while read -r d; do
+        [ "$d" = "$entry" ] || flock -n -x "$d.lock" rm -rf --one-file-system "$d" || true
+      done
+}
+
 # ---- main ------------------------------------------------------------------------------------
 
 case "${1:-}" in
@@ -221,24 +231,28 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 remove_stale_runs
 
-# Runs hold the lock shared; making (or remaking) a chroot holds it exclusively.  The entry is
-# looked at again once the shared lock is held: it may have been replaced while we waited.
-exec 9>"$cache/debian13/lock"
+# Each entry has its own lock: runs hold it shared, making (or remaking) the entry holds it
+# exclusively, so runs on other entries never wait.  The entry is looked at again once the shared
+# lock is held: it may have been remade while we waited.
+exec 9>"$entry.lock"
+# Copies of this script from before the per-entry locks removed other entries under this one
+# exclusively: held shared, it keeps them off ours while we run.
+exec 7>"$cache/debian13/lock"
+until flock -s -w 2 7; do :; done
+# flock in short waits: a signal's trap runs between them (bash defers it while a command runs).
+lock9 () { until flock "$1" -w 2 9; do :; done; }
 while :; do
   if [ "$fresh" = 1 ] || [ ! -f "$entry/key" ]; then
-    flock -x 9
+    lock9 -x
     if [ "$fresh" = 1 ] || [ ! -f "$entry/key" ]; then
       t0=$(date +%s)
       make_chroot "$entry"
       log "chroot made in $(($(date +%s) - t0)) s"
-      # Entries of other package lists (other branches may still use them) go once unused for
-      # a week; every run touches its entry's key file.
-      find "$cache/debian13" -mindepth 2 -maxdepth 2 -name key -mtime +7 -printf '%h\n' \
-        | while read -r d; do [ "$d" = "$entry" ] || rm -rf --one-file-system "$d"; done
       fresh=0
+      prune_entries
     fi
   fi
-  flock -s 9
+  lock9 -s
   [ -f "$entry/key" ] && break
 done
 touch "$entry/key"
