@@ -239,11 +239,11 @@ exec 9>"$entry.lock"
 # exclusively: held shared, it keeps them off ours while we run.
 exec 7>"$cache/debian13/lock"
 until flock -s -w 2 7; do :; done
-# flock in short waits: a signal's trap runs between them (bash defers it while a command runs).
-lock9 () { until flock "$1" -w 2 9; do :; done; }
+# flock waits 2 s at a time: a signal's trap runs between them (bash defers it while a command
+# runs), and an entry that another run has made meanwhile is seen.
 while :; do
   if [ "$fresh" = 1 ] || [ ! -f "$entry/key" ]; then
-    lock9 -x
+    flock -x -w 2 9 || continue
     if [ "$fresh" = 1 ] || [ ! -f "$entry/key" ]; then
       t0=$(date +%s)
       make_chroot "$entry"
@@ -252,7 +252,7 @@ while :; do
       prune_entries
     fi
   fi
-  lock9 -s
+  flock -s -w 2 9 || continue
   [ -f "$entry/key" ] && break
 done
 touch "$entry/key"
