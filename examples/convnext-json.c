@@ -17,6 +17,12 @@
  * source_frame is the frame the result was computed on (differs with inference-interval > 1);
  * scores are softmax probabilities printed with the fewest digits that give back the same
  * float. A frame without metadata prints only frame, pts and an empty top_k.
+ *
+ * Built against GStreamer >= 1.24, a frame without GstConvNextClassificationMeta (results from
+ * another element) is read from the first GstAnalyticsClsMtd of its GstAnalyticsRelationMeta,
+ * which convnextclassify writes too: labels from its quarks, scores from its levels, class_id
+ * null (a ClsMtd has no ids), no model, source_frame or inference_ns.  --analytics reads only
+ * that, as any GstAnalytics consumer would.
  * Ctrl-C ends a live source cleanly (EOS), so the output stays complete lines.
  *
  * Built here by meson; on its own, against an installed convnext:
@@ -33,12 +39,17 @@
 
 #include "gstconvnextmeta.h"
 
+#if HAVE_GST_ANALYTICS
+#include <gst/analytics/analytics.h>
+#endif
+
 typedef struct {
   GMainLoop *loop;
   GstElement *pipeline;
   GstPad *classify_src;   /* where --stats asks for the latency */
   int status;
   gboolean stats;
+  gboolean analytics;     /* --analytics: read the GstAnalyticsClsMtd only */
   guint64 frames;
   /* --stats: counters of the current one-second window and of the whole run */
   GMutex lock;
@@ -82,6 +93,30 @@ append_json_float (GString *out, gfloat value)
   g_string_append (out, buf);
 }
 
+#if HAVE_GST_ANALYTICS
+/* The top-k of @buf's first GstAnalyticsClsMtd, if it has one. */
+static void
+append_analytics_top_k (GString *out, GstBuffer *buf)
+{
+  GstAnalyticsRelationMeta *rmeta = gst_buffer_get_analytics_relation_meta (buf);
+  GstAnalyticsClsMtd mtd;
+  gpointer state = NULL;
+
+  if (rmeta == NULL || !gst_analytics_relation_meta_iterate (rmeta, &state,
+          gst_analytics_cls_mtd_get_mtd_type (), &mtd))
+    return;
+  for (gsize i = 0; i < gst_analytics_cls_mtd_get_length (&mtd); i++) {
+    if (i > 0)
+      g_string_append_c (out, ',');
+    g_string_append (out, "{\"class_id\":null,\"label\":");
+    append_json_string (out, g_quark_to_string (gst_analytics_cls_mtd_get_quark (&mtd, i)));
+    g_string_append (out, ",\"score\":");
+    append_json_float (out, gst_analytics_cls_mtd_get_level (&mtd, i));
+    g_string_append_c (out, '}');
+  }
+}
+#endif
+
 static gchar *
 frame_to_json (guint64 frame, GstBuffer *buf, const GstConvNextClassificationMeta *meta)
 {
@@ -107,6 +142,10 @@ frame_to_json (guint64 frame, GstBuffer *buf, const GstConvNextClassificationMet
     append_json_float (out, meta->classes[i].score);
     g_string_append_c (out, '}');
   }
+#if HAVE_GST_ANALYTICS
+  if (meta == NULL)
+    append_analytics_top_k (out, buf);
+#endif
   g_string_append (out, "]}");
   return g_string_free (out, FALSE);
 }
@@ -208,7 +247,7 @@ on_new_sample (GstAppSink *sink, gpointer data)
   if (!sample)
     return GST_FLOW_FLUSHING;
   buf = gst_sample_get_buffer (sample);
-  meta = gst_buffer_get_convnext_classification_meta (buf);
+  meta = app->analytics ? NULL : gst_buffer_get_convnext_classification_meta (buf);
   line = frame_to_json (app->frames++, buf, meta);
   puts (line);
   fflush (stdout);
@@ -315,6 +354,7 @@ main (int argc, char **argv)
   gint threads = -1;
   g_autofree gchar *annotate = NULL;
   gboolean stats = FALSE;
+  gboolean analytics = FALSE;
   g_auto (GStrv) rest = NULL;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
@@ -330,6 +370,9 @@ main (int argc, char **argv)
         "PNG, a pattern like frame-%05d.png for every frame)", "FILE" },
     { "stats", 's', 0, G_OPTION_ARG_NONE, &stats,
         "Print fps, inference time and latency to stderr every second and at the end", NULL },
+    { "analytics", 0, 0, G_OPTION_ARG_NONE, &analytics,
+        "Read the GstAnalyticsClsMtd (GStreamer >= 1.24) instead of GstConvNextClassificationMeta",
+        NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, "[SOURCE]" },
     { NULL },
   };
@@ -354,6 +397,10 @@ main (int argc, char **argv)
   }
   if (rest && g_strv_length (rest) > 1) {
     g_printerr ("Give the source as one argument (quote a pipeline description)\n");
+    return 2;
+  }
+  if (analytics && !HAVE_GST_ANALYTICS) {
+    g_printerr ("--analytics: built without GstAnalytics (needs GStreamer >= 1.24)\n");
     return 2;
   }
 
@@ -404,6 +451,7 @@ main (int argc, char **argv)
 
   app.loop = g_main_loop_new (NULL, FALSE);
   app.stats = stats;
+  app.analytics = analytics;
   g_mutex_init (&app.lock);
   app.inference = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   bus = gst_element_get_bus (app.pipeline);

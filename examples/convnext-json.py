@@ -23,6 +23,12 @@ GstVideo.buffer_get_video_region_of_interest_meta_id(buffer, id), which returns 
 GstVideo.VideoRegionOfInterestMeta whose get_param() gives the Gst.Structure. convnextclassify
 leaves the ROI id at its default, 0; an ROI with id 0 added upstream of the classifier (by a
 detector, say) would be found first, in which case read convnext-json (C) instead.
+
+With GStreamer >= 1.24 (and its GstAnalytics typelib, gir1.2-gst-plugins-bad-1.0), a frame
+without the convnext ROI (results from another element) is read from the first
+GstAnalyticsClsMtd of its GstAnalyticsRelationMeta, which convnextclassify writes too: labels
+from its quarks, scores from its levels, class_id null (a ClsMtd has no ids), no model.
+--analytics reads only that, as any GstAnalytics consumer would.
 """
 import argparse
 import json
@@ -36,6 +42,12 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstVideo", "1.0")
 from gi.repository import GLib, Gst, GstVideo  # noqa: E402
+
+try:                          # GStreamer >= 1.24
+    gi.require_version("GstAnalytics", "1.0")
+    from gi.repository import GstAnalytics  # noqa: E402
+except (ValueError, ImportError):
+    GstAnalytics = None
 
 ROI_TYPE = "convnext"          # GST_CONVNEXT_ROI_TYPE in gstconvnextmeta.h
 ROI_PARAM = "classification"   # GST_CONVNEXT_ROI_PARAM
@@ -70,20 +82,38 @@ def classification(buffer):
     return model, list(zip(ids, labels, scores))
 
 
+def analytics_classification(buffer):
+    """[(None, label, score), ...] from the buffer's first GstAnalyticsClsMtd, or None."""
+    if GstAnalytics is None:
+        return None
+    rmeta = GstAnalytics.buffer_get_analytics_relation_meta(buffer)
+    if rmeta is None:
+        return None
+    for mtd_id in range(GstAnalytics.relation_get_length(rmeta)):
+        found, mtd = rmeta.get_cls_mtd(mtd_id)
+        if found:
+            return [(None, GLib.quark_to_string(mtd.get_quark(i)), mtd.get_level(i))
+                    for i in range(mtd.get_length())]
+    return None
+
+
 def json_text(value):
     return json.dumps(value, ensure_ascii=False)   # UTF-8 as is, like json-glib in the C program
 
 
-def frame_to_json(frame, buffer):
+def frame_to_json(frame, buffer, analytics_only=False):
     pts = buffer.pts if buffer.pts != Gst.CLOCK_TIME_NONE else None
     parts = ['"frame":%d' % frame, '"pts":%s' % json_text(pts)]
-    result = classification(buffer)
+    result = None if analytics_only else classification(buffer)
+    if result is None:
+        classes = analytics_classification(buffer)
+        result = (None, classes) if classes is not None else None
     top_k = []
     if result is not None:
         model, classes = result
         if model is not None:
             parts.append('"model":%s' % json_text(model))
-        top_k = ['{"class_id":%d,"label":%s,"score":%s}' % (cid, json_text(label),
+        top_k = ['{"class_id":%s,"label":%s,"score":%s}' % (json_text(cid), json_text(label),
                                                             float32_text(score))
                  for cid, label, score in classes]
     parts.append('"top_k":[%s]' % ",".join(top_k))
@@ -115,9 +145,14 @@ def main():
                         help="leave out classes whose score is below this (0..1)")
     parser.add_argument("-j", "--threads", type=int,
                         help="inference threads (default: 0 = all cores)")
+    parser.add_argument("--analytics", action="store_true",
+                        help="read the GstAnalyticsClsMtd (GStreamer >= 1.24) instead of the ROI")
     args = parser.parse_args()
 
     Gst.init(None)
+    if args.analytics and GstAnalytics is None:
+        print("--analytics: no GstAnalytics typelib (needs GStreamer >= 1.24)", file=sys.stderr)
+        return 2
     try:
         source = source_description(args.source)
     except ValueError as error:
@@ -142,7 +177,7 @@ def main():
     frames = [0]
 
     def on_buffer(pad, info):
-        print(frame_to_json(frames[0], info.get_buffer()), flush=True)
+        print(frame_to_json(frames[0], info.get_buffer(), args.analytics), flush=True)
         frames[0] += 1
         return Gst.PadProbeReturn.OK
 

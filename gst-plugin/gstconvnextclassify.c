@@ -18,6 +18,9 @@
  * - A full-frame #GstVideoRegionOfInterestMeta of type "convnext" with a "classification"
  *   param in DL Streamer's field names (label, label_id, confidence, model_name), plus the
  *   whole top-k in labels / label_ids / confidences.
+ * - Built against GStreamer >= 1.24 (gstreamer-analytics-1.0): a #GstAnalyticsClsMtd with the
+ *   whole top-k (levels = scores, quarks = g_quark_from_string (label)) in the buffer's
+ *   #GstAnalyticsRelationMeta, when at least one class passed the threshold.
  * - With #GstConvNextClassify:post-messages, an element message "convnext-classification"
  *   per classified frame: timestamp, stream-time, running-time, duration, frame-number,
  *   inference-time (all guint64 ns, GST_CLOCK_TIME_NONE when unknown), model-name, and the
@@ -978,7 +981,7 @@ gst_convnext_classify_class_init (GstConvNextClassifyClass *klass)
   gst_element_class_set_static_metadata (element_class, "ConvNeXt classifier",
       "Filter/Analyzer/Video",
       "Classifies video frames with a Hugging Face ConvNeXt checkpoint and attaches the top-k "
-      "classes as GstConvNextClassificationMeta and GstVideoRegionOfInterestMeta",
+      "classes as " GST_CONVNEXT_RESULT_METAS,
       "convnext project");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -3,9 +3,11 @@
  *
  *   gst-launch-1.0 v4l2src ! videoconvert ! convnextclassify ! convnextoverlay ! autovideosink
  *
- * It reads GstConvNextClassificationMeta, or, when a buffer has none, the "classification" param
- * of a GstVideoRegionOfInterestMeta of roi_type "convnext" (DL Streamer's convention; its
- * labels/confidences arrays when present, else its top-1 label/confidence). The box is a
+ * It reads GstConvNextClassificationMeta, or, when a buffer has none and it was built against
+ * GStreamer >= 1.24, the frame's GstAnalyticsClsMtd (the first one that no object detection in
+ * the GstAnalyticsRelationMeta relates to: those classify objects, not the frame), or else the
+ * "classification" param of a GstVideoRegionOfInterestMeta of roi_type "convnext" (DL Streamer's
+ * convention; its labels/confidences arrays when present, else its top-1 label/confidence). The box is a
  * GstVideoOverlayComposition whose one rectangle is rendered with Pango/Cairo. When downstream
  * accepts the caps feature meta:GstVideoOverlayComposition and lists
  * GstVideoOverlayCompositionMeta in its ALLOCATION answer, the composition travels as a meta and
@@ -19,6 +21,10 @@
 #include <string.h>
 
 #include "gstconvnextmeta.h"
+
+#if HAVE_GST_ANALYTICS
+#include <gst/analytics/analytics.h>
+#endif
 
 GST_DEBUG_CATEGORY_STATIC (gst_convnext_overlay_debug);
 #define GST_CAT_DEFAULT gst_convnext_overlay_debug
@@ -152,8 +158,55 @@ append_roi_param (GArray *entries, const GstStructure *s)
   g_array_append_val (entries, e);
 }
 
-/* The classification of @buf, best first: the convnext meta, else the convnext ROI's
- * "classification" param. Returns NULL when the buffer carries neither. */
+#if HAVE_GST_ANALYTICS
+/* Whether an object detection of @rmeta relates to @id, either way. */
+static gboolean
+classifies_an_object (GstAnalyticsRelationMeta *rmeta, guint id)
+{
+  GstAnalyticsMtd od;
+  gpointer state = NULL;
+
+  while (gst_analytics_relation_meta_iterate (rmeta, &state, gst_analytics_od_mtd_get_mtd_type (),
+          &od)) {
+    GstAnalyticsRelTypes to = gst_analytics_relation_meta_get_relation (rmeta, od.id, id);
+    GstAnalyticsRelTypes from = gst_analytics_relation_meta_get_relation (rmeta, id, od.id);
+
+    if (to != GST_ANALYTICS_REL_TYPE_NONE || from != GST_ANALYTICS_REL_TYPE_NONE)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The frame's GstAnalyticsClsMtd as entries (labels are quarks: static strings), or NULL. */
+static GArray *
+analytics_entries (GstBuffer *buf)
+{
+  GstAnalyticsRelationMeta *rmeta = gst_buffer_get_analytics_relation_meta (buf);
+  GstAnalyticsClsMtd mtd;
+  gpointer state = NULL;
+
+  while (rmeta && gst_analytics_relation_meta_iterate (rmeta, &state,
+          gst_analytics_cls_mtd_get_mtd_type (), &mtd)) {
+    gsize n = gst_analytics_cls_mtd_get_length (&mtd);
+    GArray *entries;
+
+    if (classifies_an_object (rmeta, mtd.id))
+      continue;
+    entries = g_array_sized_new (FALSE, FALSE, sizeof (Entry), n);
+    for (gsize i = 0; i < n; i++) {
+      Entry e = { g_quark_to_string (gst_analytics_cls_mtd_get_quark (&mtd, i)),
+        gst_analytics_cls_mtd_get_level (&mtd, i) };
+      g_array_append_val (entries, e);
+    }
+    g_array_sort (entries, entry_cmp_desc);
+    return entries;
+  }
+  return NULL;
+}
+#endif
+
+/* The classification of @buf, best first: the convnext meta, else the frame's GstAnalyticsClsMtd,
+ * else the convnext ROI's "classification" param. Returns NULL when the buffer carries none. */
 static GArray *
 collect_entries (GstBuffer *buf)
 {
@@ -170,6 +223,10 @@ collect_entries (GstBuffer *buf)
     }
     return entries;
   }
+#if HAVE_GST_ANALYTICS
+  if ((entries = analytics_entries (buf)) != NULL)
+    return entries;
+#endif
 
   while ((m = gst_buffer_iterate_meta_filtered (buf, &state,
               GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {

@@ -1,5 +1,9 @@
-/* The writers of a convnextclassify result: custom meta, ROI param, bus message. */
+/* The writers of a convnextclassify result: custom meta, ROI param, GstAnalytics, bus message. */
 #include "gstconvnextresult.h"
+
+#if HAVE_GST_ANALYTICS
+#include <gst/analytics/analytics.h>
+#endif
 
 GstConvNextResult *
 gst_convnext_result_new (guint max_classes, const gchar *model_name)
@@ -96,6 +100,30 @@ gst_convnext_result_clear (GstConvNextResult *result)
   g_clear_pointer (&result->roi_param, gst_structure_free);
 }
 
+#if HAVE_GST_ANALYTICS
+/* The whole top-k as one GstAnalyticsClsMtd, as upstream's classifiers and DL Streamer write
+ * it: levels are the scores (descending), quarks g_quark_from_string (label).  Whoever added
+ * the buffer's relation meta before us (a detector) keeps it; we add to it. */
+static void
+attach_analytics (const GstConvNextResult *result, GstBuffer *buf)
+{
+  GstAnalyticsRelationMeta *rmeta = gst_buffer_get_analytics_relation_meta (buf);
+  gfloat *levels = g_newa (gfloat, result->n_classes);
+  GQuark *quarks = g_newa (GQuark, result->n_classes);
+  GstAnalyticsClsMtd mtd;
+
+  for (guint i = 0; i < result->n_classes; i++) {
+    levels[i] = result->classes[i].score;
+    quarks[i] = g_quark_from_string (result->classes[i].label);
+  }
+  if (rmeta == NULL)
+    rmeta = gst_buffer_add_analytics_relation_meta (buf);
+  if (rmeta == NULL || !gst_analytics_relation_meta_add_cls_mtd (rmeta, result->n_classes,
+          levels, quarks, &mtd))
+    GST_WARNING ("could not add a GstAnalyticsClsMtd to %" GST_PTR_FORMAT, buf);
+}
+#endif
+
 void
 gst_convnext_result_attach (const GstConvNextResult *result, GstBuffer *buf, guint width,
     guint height)
@@ -113,6 +141,10 @@ gst_convnext_result_attach (const GstConvNextResult *result, GstBuffer *buf, gui
       height);
   if (result->roi_param != NULL)
     gst_video_region_of_interest_meta_add_param (roi, gst_structure_copy (result->roi_param));
+#if HAVE_GST_ANALYTICS
+  if (result->n_classes > 0)
+    attach_analytics (result, buf);
+#endif
 }
 
 GstMessage *

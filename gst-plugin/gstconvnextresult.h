@@ -1,6 +1,7 @@
 /* GstConvNextResult: one classification result of convnextclassify, and the writers that put
- * it on a buffer (GstConvNextClassificationMeta, the DL Streamer-style ROI param) or on the
- * bus (the "convnext-classification" element message).  No inference and no GStreamer
+ * it on a buffer (GstConvNextClassificationMeta, the DL Streamer-style ROI param, and with
+ * GStreamer >= 1.24 a GstAnalyticsClsMtd) or on the bus (the "convnext-classification" element
+ * message).  No inference and no GStreamer
  * element state here: the element computes a result, these functions only write it.
  *
  * Not thread-safe: a result is filled and read by one thread at a time (the element's
@@ -39,10 +40,20 @@ void gst_convnext_result_set (GstConvNextResult *result, const ConvNextClass *to
 /* Forgets the classes (e.g. after a flush): the next attach writes an empty result. */
 void gst_convnext_result_clear (GstConvNextResult *result);
 
+/* What gst_convnext_result_attach() writes, as the element's description says it. */
+#if HAVE_GST_ANALYTICS
+#define GST_CONVNEXT_RESULT_METAS \
+  "GstConvNextClassificationMeta, GstVideoRegionOfInterestMeta and GstAnalyticsClsMtd"
+#else
+#define GST_CONVNEXT_RESULT_METAS "GstConvNextClassificationMeta and GstVideoRegionOfInterestMeta"
+#endif
+
 /* Writes @result onto @buf (writable): a GstConvNextClassificationMeta (its age: @buf's PTS
  * minus the result's frame_pts), and a full-frame
  * GstVideoRegionOfInterestMeta of type GST_CONVNEXT_ROI_TYPE (@width × @height) carrying
- * the "classification" param when there is at least one class. */
+ * the "classification" param when there is at least one class.  Built with GstAnalytics
+ * (GStreamer >= 1.24), also a GstAnalyticsClsMtd in the buffer's GstAnalyticsRelationMeta
+ * (added if the buffer has none) when there is at least one class. */
 void gst_convnext_result_attach (const GstConvNextResult *result, GstBuffer *buf, guint width,
     guint height);
 

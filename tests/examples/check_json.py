@@ -15,6 +15,10 @@ What is checked, line by line, against facts that do not come from the program:
   a WebM (Matroska EBML header, DocType webm);
 - with --stats (C): the summary on stderr counts every frame, and a positive median inference
   time no larger than the max;
+- with --analytics (GStreamer >= 1.24): the program reads the GstAnalyticsClsMtd instead of its
+  usual meta: no model, class_id null, every label one of id2label's; with --reference, the same
+  frames, pts, labels and scores as the reference reading its usual meta (so the ClsMtd carries
+  the same top-k through videoconvert and appsink);
 - with --bad-model: the program fails (status 1) with an error naming the model directory and
   prints no JSON; given a file that does not exist, it fails (status 2) with an error naming it.
 
@@ -93,7 +97,7 @@ def check_annotated(outdir, kind, n_frames):
         print("ok: --annotate wrote a %d-byte WebM" % len(data))
 
 
-def check_lines(stdout, n_frames, top_k, threshold, id2label, model_name, is_c):
+def check_lines(stdout, n_frames, top_k, threshold, id2label, model_name, is_c, analytics):
     lines = stdout.splitlines()
     if len(lines) != n_frames:
         fail("%d lines for %d frames" % (len(lines), n_frames))
@@ -111,6 +115,8 @@ def check_lines(stdout, n_frames, top_k, threshold, id2label, model_name, is_c):
         expected_pts = i * 1000000000 * FRAMERATE[1] // FRAMERATE[0]
         if rec.get("pts") != expected_pts:
             fail("%s: pts %r, expected %d" % (where, rec.get("pts"), expected_pts))
+        if analytics:
+            model_name = None
         if rec.get("model") != model_name:
             fail("%s: model %r, expected %r" % (where, rec.get("model"), model_name))
         classes = rec.get("top_k")
@@ -124,9 +130,13 @@ def check_lines(stdout, n_frames, top_k, threshold, id2label, model_name, is_c):
         scores = []
         for c in classes:
             cid, label, score = c.get("class_id"), c.get("label"), c.get("score")
-            if not isinstance(cid, int) or str(cid) not in id2label:
+            if analytics:
+                if cid is not None or label not in id2label.values():
+                    fail("%s: class_id %r, label %r: a ClsMtd has no ids, and only the model's "
+                         "labels" % (where, cid, label))
+            elif not isinstance(cid, int) or str(cid) not in id2label:
                 fail("%s: class_id %r not in the model's id2label" % (where, cid))
-            if label != id2label[str(cid)]:
+            elif label != id2label[str(cid)]:
                 fail("%s: class %d is %r in config.json, printed %r"
                      % (where, cid, id2label[str(cid)], label))
             if not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0:
@@ -138,9 +148,9 @@ def check_lines(stdout, n_frames, top_k, threshold, id2label, model_name, is_c):
             fail("%s: scores not in descending order: %r" % (where, scores))
         if sum(scores) > 1.0 + 1e-5:
             fail("%s: scores sum to %r > 1" % (where, sum(scores)))
-        if len({c["class_id"] for c in classes}) != len(classes):
+        if len({c["label"] for c in classes}) != len(classes):
             fail("%s: repeated class" % where)
-        if is_c:
+        if is_c and not analytics:
             if rec.get("source_frame") != i:
                 fail("%s: source_frame %r" % (where, rec.get("source_frame")))
             if not isinstance(rec.get("inference_ns"), int) or rec["inference_ns"] <= 0:
@@ -160,6 +170,7 @@ def main():
     parser.add_argument("--threshold", type=float)
     parser.add_argument("--stats", action="store_true")
     parser.add_argument("--annotate", choices=("png", "webm"))
+    parser.add_argument("--analytics", action="store_true")
     parser.add_argument("--bad-model", action="store_true")
     parser.add_argument("--skip-reason")
     parser.add_argument("--timeout", type=float, default=240)
@@ -214,6 +225,8 @@ def main():
         options += ["--threshold", repr(args.threshold)]
 
     extra = ["--stats"] if args.stats else []
+    if args.analytics:
+        extra.append("--analytics")
     outdir = tempfile.mkdtemp(prefix="convnext-json-")
     if args.annotate == "png":
         extra += ["--annotate", os.path.join(outdir, "frame-%03d.png")]
@@ -223,7 +236,7 @@ def main():
     if proc.returncode != 0:
         fail("%s exited with status %d" % (args.program, proc.returncode))
     records = check_lines(proc.stdout, args.frames, args.top_k, args.threshold, id2label,
-                          model_name, is_c=args.interpreter is None)
+                          model_name, is_c=args.interpreter is None, analytics=args.analytics)
     print("ok: %d frames, model %s, first frame %s" % (len(records), model_name,
                                                        json.dumps(records[0]["top_k"])))
     if args.annotate:
@@ -250,6 +263,8 @@ def main():
             fail("%d frames from %s, %d from %s"
                  % (len(ref_records), args.reference, len(records), args.program))
         for i, (a, b) in enumerate(zip(records, ref_records)):
+            if args.analytics:    # the ClsMtd has no model and no class ids
+                b = dict(b, model=None, top_k=[dict(c, class_id=None) for c in b["top_k"]])
             for key in ("frame", "pts", "model", "top_k"):
                 if a.get(key) != b.get(key):
                     fail("frame %d: %s differs: %r here, %r from %s"

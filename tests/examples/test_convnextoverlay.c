@@ -12,6 +12,10 @@
 
 #include "gstconvnextmeta.h"
 
+#if HAVE_GST_ANALYTICS
+#include <gst/analytics/analytics.h>
+#endif
+
 static const GstVideoFormat formats[] = {
   /* what convnextclassify accepts */
   GST_VIDEO_FORMAT_RGB, GST_VIDEO_FORMAT_BGR, GST_VIDEO_FORMAT_RGBx, GST_VIDEO_FORMAT_BGRx,
@@ -521,6 +525,67 @@ GST_START_TEST (test_roi_fallback)
 }
 GST_END_TEST;
 
+#if HAVE_GST_ANALYTICS
+/* A frame carrying only a GstAnalyticsClsMtd of @classes (in the order of @order), as another
+ * classifier writes it; with @object, the ClsMtd classifies an object detection instead. */
+static GstBuffer *
+with_cls_mtd (const GstVideoInfo *info, const GstConvNextClass *classes, const guint *order,
+    guint n, gboolean object)
+{
+  GstBuffer *buf = make_frame (info);
+  GstAnalyticsRelationMeta *rmeta = gst_buffer_add_analytics_relation_meta (buf);
+  gfloat levels[8];
+  GQuark quarks[8];
+  GstAnalyticsClsMtd cls;
+  GstAnalyticsODMtd od;
+
+  fail_unless (n <= G_N_ELEMENTS (levels));
+  for (guint i = 0; i < n; i++) {
+    levels[i] = classes[order[i]].score;
+    quarks[i] = g_quark_from_string (classes[order[i]].label);
+  }
+  fail_unless (gst_analytics_relation_meta_add_cls_mtd (rmeta, n, levels, quarks, &cls));
+  if (object) {
+    fail_unless (gst_analytics_relation_meta_add_od_mtd (rmeta, g_quark_from_string ("person"),
+            4, 4, 20, 20, 0.9f, &od));
+    fail_unless (gst_analytics_relation_meta_set_relation (rmeta,
+            GST_ANALYTICS_REL_TYPE_RELATE_TO, od.id, cls.id));
+  }
+  return buf;
+}
+
+/* Without the convnext meta, the frame's GstAnalyticsClsMtd is drawn (sorted by level, as the
+ * convnext meta is): the same picture as from the convnext meta.  A ClsMtd that classifies a
+ * detected object is not the frame's: the frame passes unchanged. */
+GST_START_TEST (test_analytics_fallback)
+{
+  static const guint shuffled[] = { 2, 0, 4, 1, 3 };
+  GstVideoInfo info;
+  GstBuffer *from_meta, *from_cls, *from_object, *a, *b, *c;
+
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_BGRx, 320, 240);
+  from_meta = with_meta (make_frame (&info), test_classes, 5);
+  from_cls = with_cls_mtd (&info, test_classes, shuffled, 5, FALSE);
+  from_object = with_cls_mtd (&info, test_classes, shuffled, 5, TRUE);
+  fail_if (gst_buffer_get_convnext_classification_meta (from_cls));
+
+  a = run_once (&info, FALSE, NULL, from_meta);
+  b = run_once (&info, FALSE, NULL, from_cls);
+  c = run_once (&info, FALSE, NULL, from_object);
+  fail_if (same_bytes (a, from_meta));
+  fail_unless (same_bytes (a, b));
+  fail_unless (same_bytes (c, from_object));
+
+  gst_buffer_unref (a);
+  gst_buffer_unref (b);
+  gst_buffer_unref (c);
+  gst_buffer_unref (from_meta);
+  gst_buffer_unref (from_cls);
+  gst_buffer_unref (from_object);
+}
+GST_END_TEST;
+#endif
+
 /* lines and show-score shape the box: fewer lines, lower box; no scores, narrower box. */
 GST_START_TEST (test_lines_and_show_score)
 {
@@ -759,6 +824,9 @@ convnextoverlay_suite (void)
   tcase_add_test (tc, test_attach_keeps_upstream_composition);
   tcase_add_test (tc, test_feature_without_allocation_meta_blends);
   tcase_add_test (tc, test_roi_fallback);
+#if HAVE_GST_ANALYTICS
+  tcase_add_test (tc, test_analytics_fallback);
+#endif
   tcase_add_test (tc, test_lines_and_show_score);
   tcase_add_test (tc, test_gray8_full_range);
   tcase_add_test (tc, test_tiny_frames_and_renegotiation);
