@@ -192,6 +192,8 @@ gst_convnext_precision_get_type (void)
     { GST_CONVNEXT_PRECISION_F32, "float32", "f32" },
     { GST_CONVNEXT_PRECISION_BF16, "bfloat16 with float32 accumulation (needs avx512_core_bf16)",
         "bf16" },
+    { GST_CONVNEXT_PRECISION_INT8, "int8 pointwise layers (needs int8_calibration.json)",
+        "int8" },
     { 0, NULL, NULL },
   };
 
@@ -356,8 +358,9 @@ gst_convnext_classify_start (GstBaseTransform *trans)
   model_dir = g_strdup (self->model_dir ? self->model_dir : convnext_default_model_dir ());
   labels_file = g_strdup (self->labels_file);
   params.n_threads = self->threads;
-  params.precision = self->precision == GST_CONVNEXT_PRECISION_BF16 ?
-      CONVNEXT_PRECISION_BF16 : CONVNEXT_PRECISION_F32;
+  params.precision = self->precision == GST_CONVNEXT_PRECISION_BF16 ? CONVNEXT_PRECISION_BF16
+      : self->precision == GST_CONVNEXT_PRECISION_INT8 ? CONVNEXT_PRECISION_INT8
+      : CONVNEXT_PRECISION_F32;
   self->async = self->async_inference;
   self->latency = 0;
   GST_OBJECT_UNLOCK (self);
@@ -409,7 +412,8 @@ gst_convnext_classify_start (GstBaseTransform *trans)
       "%u threads (0 = auto), precision %s, %s inference", convnext_model_get_name (self->model),
       model_dir, self->num_labels, convnext_model_get_hidden_size (self->model),
       convnext_model_get_image_size (self->model), params.n_threads,
-      params.precision == CONVNEXT_PRECISION_BF16 ? "bf16" : "f32",
+      params.precision == CONVNEXT_PRECISION_BF16 ? "bf16"
+      : params.precision == CONVNEXT_PRECISION_INT8 ? "int8" : "f32",
       self->async ? "async" : "sync");
   return TRUE;
 

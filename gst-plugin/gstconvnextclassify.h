@@ -15,10 +15,15 @@ G_DECLARE_FINAL_TYPE (GstConvNextClassify, gst_convnext_classify, GST, CONVNEXT_
  * @GST_CONVNEXT_PRECISION_F32: float32 inference (the default).
  * @GST_CONVNEXT_PRECISION_BF16: bfloat16 weights and activations with f32 accumulation
  *   (needs a CPU with avx512_core_bf16).
+ * @GST_CONVNEXT_PRECISION_INT8: int8 pointwise layers (VNNI/AMX where the CPU has them), the
+ *   rest in float32; needs the model directory's int8_calibration.json (made with
+ *   `convnext-classify --model DIR --calibrate DIR/int8_calibration.json IMAGE…`; the
+ *   embedded default model ships one), else the element fails to start.
  */
 typedef enum {
   GST_CONVNEXT_PRECISION_F32,
   GST_CONVNEXT_PRECISION_BF16,
+  GST_CONVNEXT_PRECISION_INT8,
 } GstConvNextPrecision;
 
 #define GST_TYPE_CONVNEXT_PRECISION (gst_convnext_precision_get_type ())

@@ -82,7 +82,7 @@ get_network (ConvNextContext *ctx, guint batch, guint height, guint width, GErro
     }
   }
   net = convnext_network_new (convnext_model_get_backend (ctx->model), batch, height, width,
-      ctx->keep_hidden, ctx->n_threads, error);
+      ctx->keep_hidden, ctx->n_threads, NULL, error);
   if (net == NULL)
     return NULL;
   if (ctx->networks->len == MAX_CACHED_NETWORKS) {

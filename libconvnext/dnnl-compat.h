@@ -117,7 +117,8 @@ convolution_forward_pd_create (dnnl_primitive_desc_t *pd, dnnl_engine_t engine,
 #endif
 }
 
-/* v3 wants @dst (v2 wrote into a layout equal to src's); @stat may be NULL. */
+/* v3 wants @dst and can write another data type (e.g. s8); v2 writes into a layout equal to
+ * src's (else unimplemented here); @stat may be NULL. */
 static inline dnnl_status_t
 layer_normalization_forward_pd_create (dnnl_primitive_desc_t *pd, dnnl_engine_t engine,
     dnnl_prop_kind_t prop_kind, ConstMd src, ConstMd dst, ConstMd stat, float epsilon,
@@ -128,7 +129,8 @@ layer_normalization_forward_pd_create (dnnl_primitive_desc_t *pd, dnnl_engine_t 
       dst, stat, epsilon, flags, attr);
 #else
   dnnl_layer_normalization_desc_t d;
-  g_return_val_if_fail (dnnl_memory_desc_equal (src, dst), dnnl_invalid_arguments);
+  if (!dnnl_memory_desc_equal (src, dst))
+    return dnnl_unimplemented;  /* v2 writes the layout and data type it reads */
   return v2_pd_create (dnnl_layer_normalization_forward_desc_init (&d, prop_kind, src, stat,
           epsilon, flags), &d, pd, engine, attr);
 #endif
@@ -230,3 +232,26 @@ post_ops_append_sum (dnnl_post_ops_t post_ops, float scale)
   return dnnl_post_ops_append_sum (post_ops, scale);
 #endif
 }
+
+/* ---- int8 matmul scales ------------------------------------------------------------------ */
+
+/* Dequantisation scales per output channel (dimension 1 of a matmul's [K, N] weights).  v3
+ * takes them at execution, as the memory argument ARG_WEIGHTS_SCALES; v2 as the attribute's
+ * output scales, copied from @scales [n] now. */
+static inline dnnl_status_t
+attr_set_weights_scales (dnnl_primitive_attr_t attr, dnnl_dim_t n, const float *scales)
+{
+#if DNNL_VERSION_MAJOR >= 3
+  return dnnl_primitive_attr_set_scales_mask (attr, DNNL_ARG_WEIGHTS, 1 << 1);
+#else
+  return dnnl_primitive_attr_set_output_scales (attr, n, 1 << 1, scales);
+#endif
+}
+
+#if DNNL_VERSION_MAJOR >= 3
+#define ARG_WEIGHTS_SCALES (DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS)
+#endif
+
+/* v2 adds an int8 matmul's bias before the scales (dst = scales · (acc + bias)), v3 after
+ * (dst = scales · acc + bias): measured on both. */
+#define INT8_BIAS_BEFORE_SCALES (DNNL_VERSION_MAJOR < 3)

@@ -11,6 +11,7 @@ struct _ConvNextModel {
   ConvNextParams params;
   ConvNextConfig *cfg;
   ConvNextWeights *weights;
+  ConvNextInt8Weights *int8;   /* precision INT8 only */
   ConvNextBackend *backend;
   char **labels;                /* [num_labels] */
   GRecMutex lock;               /* serialises convnext_model_forward() on… (a pthread mutex,
@@ -24,6 +25,27 @@ model_name (const char *dir)
   g_autofree char *canonical = g_canonicalize_filename (dir, NULL);
 
   return g_path_get_basename (canonical);
+}
+
+/* The int8 form of the pointwise layers, from the calibration file (@path, or the model
+ * directory's int8_calibration.json). */
+static gboolean
+load_int8 (ConvNextModel *model, const char *model_dir, const char *path, GError **error)
+{
+  g_autofree char *default_path = g_build_filename (model_dir, "int8_calibration.json", NULL);
+  g_autoptr (ConvNextRanges) ranges = NULL;
+
+  if (model->cfg->version != 1) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED,
+        "%s: int8 precision runs ConvNeXt V1 checkpoints only", model_dir);
+    return FALSE;
+  }
+  ranges = convnext_ranges_load (model->cfg, path != NULL ? path : default_path, error);
+  if (ranges == NULL)
+    return FALSE;
+  model->int8 = convnext_int8_weights_new (model->cfg, model->weights, ranges,
+      convnext_backend_int8_weight_max ());
+  return TRUE;
 }
 
 ConvNextModel *
@@ -43,8 +65,10 @@ convnext_model_new (const char *model_dir, const ConvNextParams *params, GError 
     model->params = *params;
   else
     convnext_params_init (&model->params);
+  model->params.int8_calibration = NULL;      /* borrowed: not kept */
   if (model->params.precision != CONVNEXT_PRECISION_F32
-      && model->params.precision != CONVNEXT_PRECISION_BF16) {
+      && model->params.precision != CONVNEXT_PRECISION_BF16
+      && model->params.precision != CONVNEXT_PRECISION_INT8) {
     g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_UNSUPPORTED, "unknown precision %d",
         model->params.precision);
     return NULL;
@@ -58,8 +82,11 @@ convnext_model_new (const char *model_dir, const ConvNextParams *params, GError 
   if (model->weights == NULL)
     return NULL;
   model->labels = g_strdupv (model->cfg->labels);
-  model->backend = convnext_backend_new (model->cfg, model->weights, model->params.precision,
-      error);
+  if (model->params.precision == CONVNEXT_PRECISION_INT8
+      && !load_int8 (model, model_dir, params != NULL ? params->int8_calibration : NULL, error))
+    return NULL;
+  model->backend = convnext_backend_new (model->cfg, model->weights, model->int8,
+      model->params.precision, error);
   if (model->backend == NULL)
     return NULL;
   return g_steal_pointer (&model);
@@ -82,6 +109,7 @@ convnext_model_unref (ConvNextModel *model)
    * the weights it points into. */
   g_clear_pointer (&model->context, convnext_context_free);
   g_clear_pointer (&model->backend, convnext_backend_free);
+  g_clear_pointer (&model->int8, convnext_int8_weights_free);
   g_clear_pointer (&model->weights, convnext_weights_free);
   g_clear_pointer (&model->cfg, convnext_config_free);
   g_strfreev (model->labels);

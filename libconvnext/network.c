@@ -24,6 +24,8 @@
  */
 #include "network.h"
 
+#include "int8.h"
+
 #include "dnnl-compat.h"
 #include "dnnl-select.h"
 
@@ -65,7 +67,7 @@ dnnl_failed (GError **error, const char *call, dnnl_status_t status)
  * --------------------------------------------------------------------------------------- */
 
 typedef struct {
-  const float *src;             /* the ConvNextWeights tensor it came from… */
+  const void *src;              /* the tensor it came from (f32, or s8 for int8 weights)… */
   const float *row_scale;       /* …with its rows multiplied by these, or NULL */
   dnnl_memory_t memory;         /* owns its buffer, in the layout oneDNN asked for */
 } Packed;
@@ -73,8 +75,10 @@ typedef struct {
 struct _ConvNextBackend {
   const ConvNextConfig *cfg;
   const ConvNextWeights *w;
+  const ConvNextInt8Weights *q; /* int8 precision: the pointwise layers' int8 form; else NULL */
   dnnl_engine_t engine;
-  dnnl_data_type_t dt;          /* of activations, convolutions and matmuls: f32 or bf16 */
+  dnnl_data_type_t dt;          /* of activations, convolutions and matmuls (but int8's
+                                 * pointwise ones): f32 or bf16 */
   gboolean no_fusion;           /* CONVNEXT_DISABLE_FUSION set: exercise the fallbacks */
   GRWLock pack_lock;            /* guards packed (a pthread rwlock, which ThreadSanitizer
                                  * sees, unlike GMutex's futex), taken for writing */
@@ -107,12 +111,14 @@ backend_init (ConvNextBackend *b, GError **error)
 
 ConvNextBackend *
 convnext_backend_new (const ConvNextConfig *cfg, const ConvNextWeights *weights,
-    ConvNextPrecision precision, GError **error)
+    const ConvNextInt8Weights *int8, ConvNextPrecision precision, GError **error)
 {
   g_autoptr (ConvNextBackend) b = g_new0 (ConvNextBackend, 1);
 
+  g_return_val_if_fail ((precision == CONVNEXT_PRECISION_INT8) == (int8 != NULL), NULL);
   b->cfg = cfg;
   b->w = weights;
+  b->q = int8;
   g_rw_lock_init (&b->pack_lock);
   b->packed = g_array_new (FALSE, FALSE, sizeof (Packed));
   b->no_fusion = g_getenv ("CONVNEXT_DISABLE_FUSION") != NULL;
@@ -131,6 +137,15 @@ convnext_backend_new (const ConvNextConfig *cfg, const ConvNextWeights *weights,
   if (!backend_init (b, error))
     return NULL;
   return g_steal_pointer (&b);
+}
+
+guint
+convnext_backend_int8_weight_max (void)
+{
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa ();
+
+  return (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni
+      || (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni ? 127 : 63;
 }
 
 void
@@ -153,11 +168,11 @@ convnext_backend_free (ConvNextBackend *b)
  * @src first (a layer scale folded into a matmul's weights and bias).  Called with pack_lock
  * held. */
 static gboolean
-pack_locked (ConvNextBackend *b, dnnl_stream_t stream, const float *src,
+pack_locked (ConvNextBackend *b, dnnl_stream_t stream, const void *src,
     const float *row_scale, gsize n_rows, ConstMd user_md, ConstMd want, dnnl_memory_t *out,
     GError **error)
 {
-  gsize n = dnnl_memory_desc_get_size (user_md) / sizeof (float);
+  gsize n = dnnl_memory_desc_get_size (user_md) / sizeof (float);     /* if f32 */
   g_autofree float *scaled = NULL;
   g_auto (dnnl_memory_t) user = NULL;
   g_auto (dnnl_memory_t) packed = NULL;
@@ -177,9 +192,10 @@ pack_locked (ConvNextBackend *b, dnnl_stream_t stream, const float *src,
   }
   if (row_scale != NULL) {
     gsize row = n / n_rows;
+    g_assert (md_data_type (user_md) == dnnl_f32);
     scaled = g_new (float, n);
     for (gsize i = 0; i < n; i++)
-      scaled[i] = src[i] * row_scale[i / row];
+      scaled[i] = ((const float *) src)[i] * row_scale[i / row];
   }
   TRY (dnnl_memory_create (&user, user_md, b->engine, (void *) (scaled ? scaled : src)));
   TRY (dnnl_memory_create (&packed, want, b->engine, DNNL_MEMORY_ALLOCATE));
@@ -191,13 +207,14 @@ pack_locked (ConvNextBackend *b, dnnl_stream_t stream, const float *src,
   TRY (dnnl_stream_wait (stream));
   p = (Packed) { src, row_scale, g_steal_pointer (&packed) };
   g_array_append_val (b->packed, p);
-  convnext_weights_release_pages (b->w, src, n);
+  if (md_data_type (user_md) == dnnl_f32)
+    convnext_weights_release_pages (b->w, src, n);
   *out = p.memory;
   return TRUE;
 }
 
 static gboolean
-pack (ConvNextBackend *b, dnnl_stream_t stream, const float *src, const float *row_scale,
+pack (ConvNextBackend *b, dnnl_stream_t stream, const void *src, const float *row_scale,
     gsize n_rows, ConstMd user_md, ConstMd want, dnnl_memory_t *out, GError **error)
 {
   gboolean ok;
@@ -220,6 +237,11 @@ typedef struct {
   dnnl_exec_arg_t args[MAX_ARGS];
   char *name;                   /* "encoder.stages.1.layers.0.pwconv2", as transformers' modules */
   char *impl;                   /* oneDNN's implementation, e.g. "brg:avx512_core" */
+  /* No primitive: a calibration observer, widening [*min, *max] (or *absmax) to the values of
+   * the f32 buffer @observed [n_observed]. */
+  const float *observed;
+  gsize n_observed;
+  float *absmax, *min, *max;
 } Step;
 
 /* An activation buffer: [n, c, h, w] channels-last. */
@@ -235,6 +257,8 @@ struct _ConvNextNetwork {
   int n_threads;                /* OpenMP team size of every call */
   guint batch, height, width;
   gboolean keep_hidden;
+  ConvNextRanges *observe;      /* calibration: the ranges the observers widen; else NULL */
+  guint layer;                  /* index of the block being built, over all stages */
   char where[64];               /* the module being built, e.g. "encoder.stages.1.layers.0." */
   GArray *steps;                /* Step, in execution order */
   GPtrArray *memories;          /* dnnl_memory_t views over our buffers */
@@ -277,7 +301,8 @@ step_clear (gpointer p)
 {
   Step *step = p;
 
-  dnnl_primitive_destroy (step->primitive);
+  if (step->primitive != NULL)
+    dnnl_primitive_destroy (step->primitive);
   g_free (step->name);
   g_free (step->impl);
 }
@@ -503,9 +528,10 @@ matmul_pd (ConvNextBackend *b, dnnl_memory_t src, dnnl_memory_t dst,
   g_auto (Md) weight_md = NULL;
   g_auto (Md) bias_md = NULL;
   dnnl_status_t status;
+  dnnl_data_type_t weight_dt = md_data_type (src_md) == dnnl_u8 ? dnnl_s8 : md_data_type (src_md);
 
-  if ((status = md_create (&weight_md, 2, weight_dims, md_data_type (src_md),
-              dnnl_format_tag_any)) != dnnl_success
+  if ((status = md_create (&weight_md, 2, weight_dims, weight_dt, dnnl_format_tag_any))
+      != dnnl_success
       || (status = md_create (&bias_md, 2, bias_dims, dnnl_f32, dnnl_ab)) != dnnl_success)
     return status;
   return matmul_pd_create (pd, b->engine, src_md, weight_md, bias_md, dst_md, attr);
@@ -748,6 +774,204 @@ add_pwconv2 (ConvNextNetwork *net, const ConvNextLayerWeights *lw, dnnl_memory_t
       && add_binary (net, "pwconv2 (residual)", dnnl_binary_add, x, tmp, x, error);
 }
 
+/* Adds the int8 matmul @pd made by matmul_pd() on an s8/u8 @src: @weight [N, K] s8 (as
+ * PyTorch's Linear), dequantised per output channel by @scale [N] (@scale_inv its
+ * reciprocals), f32 @bias [N]; @gamma (nullable, [N]) is folded into scales and bias;
+ * @extra are the post-ops' arguments.  (With oneDNN 2 the scales are in @pd's attribute
+ * already, and the bias is added before them: it gets bias / scale.) */
+static gboolean
+add_matmul_int8 (ConvNextNetwork *net, const char *what, const_dnnl_primitive_desc_t pd,
+    dnnl_memory_t src, dnnl_memory_t dst, const gint8 *weight, const float *scale,
+    const float *scale_inv, const float *bias, const float *gamma, int n_extra,
+    const dnnl_exec_arg_t *extra, GError **error)
+{
+  ConvNextBackend *b = net->backend;
+  dnnl_dim_t n = md_dims (md_of (dst))[1];
+  dnnl_dims_t user_dims = { md_dims (md_of (src))[1], n };
+  dnnl_dims_t bias_dims = { 1, n };
+  g_auto (Md) user_md = NULL;
+  g_auto (Md) bias_md = NULL;
+  dnnl_memory_t packed, bias_mem;
+  dnnl_exec_arg_t args[MAX_ARGS];
+  int n_args = 0;
+
+  TRY (md_create (&user_md, 2, user_dims, dnnl_s8, dnnl_ba));
+  TRY (md_create (&bias_md, 2, bias_dims, dnnl_f32, dnnl_ab));
+  if (!pack (b, net->stream, weight, NULL, 0, user_md,
+          dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0), &packed, error))
+    return FALSE;
+  if (INT8_BIAS_BEFORE_SCALES || gamma != NULL) {
+    if (!pack (b, net->stream, bias, INT8_BIAS_BEFORE_SCALES ? scale_inv : gamma, n, bias_md,
+            bias_md, &bias_mem, error))
+      return FALSE;
+  } else if (!new_memory (net, bias_md, (void *) bias, &bias_mem, error)) {
+    return FALSE;
+  }
+  args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_SRC, src };
+  args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_WEIGHTS, packed };
+  args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_BIAS, bias_mem };
+  args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_DST, dst };
+#if !INT8_BIAS_BEFORE_SCALES
+  {
+    g_auto (Md) scale_md = NULL;
+    dnnl_memory_t scale_mem;
+    TRY (md_create (&scale_md, 1, &n, dnnl_f32, dnnl_a));
+    if (gamma != NULL ? !pack (b, net->stream, scale, gamma, n, scale_md, scale_md, &scale_mem,
+            error) : !new_memory (net, scale_md, (void *) scale, &scale_mem, error))
+      return FALSE;
+    args[n_args++] = (dnnl_exec_arg_t) { ARG_WEIGHTS_SCALES, scale_mem };
+  }
+#endif
+  memcpy (args + n_args, extra, n_extra * sizeof (dnnl_exec_arg_t));
+  return add_step (net, what, pd, n_args + n_extra, args, error);
+}
+
+/* int8 pwconv1: s8 t / s_t in, the activation out as u8 steps (int8.h): its post-ops are the
+ * activation, then the eltwise linear onto [0, 255]. */
+static gboolean
+add_pwconv1_int8 (ConvNextNetwork *net, const ConvNextLayerWeights *lw,
+    const ConvNextInt8Layer *ql, dnnl_memory_t src, dnnl_memory_t dst, GError **error)
+{
+  g_auto (dnnl_primitive_attr_t) attr = NULL;
+  g_auto (dnnl_post_ops_t) post_ops = NULL;
+  g_auto (dnnl_primitive_desc_t) pd = NULL;
+  dnnl_dim_t n = md_dims (md_of (dst))[1];
+  Eltwise ops[2];
+  guint n_ops = activation_ops (net->backend->cfg->hidden_act, ops);
+  float alpha = ql->hidden_alpha, beta = ql->hidden_beta;
+  dnnl_status_t status;
+
+  if (!new_attr (&attr, error))
+    return FALSE;
+  TRY (attr_set_weights_scales (attr, n, ql->w1_scale));
+  TRY (dnnl_post_ops_create (&post_ops));
+  /* An activation ending in a linear op (SELU's λ) has it composed with ours: oneDNN 2.6's
+   * int8 matmuls (brg and gemm alike) get two linear post-ops in a row wrong (measured on
+   * the SELU fixture: logits off by 0.9 of their range, right with one). */
+  if (ops[n_ops - 1].alg == dnnl_eltwise_linear) {
+    alpha *= ops[n_ops - 1].alpha;
+    beta += ql->hidden_alpha * ops[n_ops - 1].beta;
+    n_ops--;
+  }
+  for (guint i = 0; i < n_ops; i++)
+    TRY (post_ops_append_eltwise (post_ops, ops[i].alg, ops[i].alpha, ops[i].beta));
+  TRY (post_ops_append_eltwise (post_ops, dnnl_eltwise_linear, alpha, beta));
+  TRY (dnnl_primitive_attr_set_post_ops (attr, post_ops));
+  status = matmul_pd (net->backend, src, dst, attr, &pd);
+  if (status != dnnl_success)
+    return dnnl_failed (error, "matmul_pd_create (int8 pwconv1)", status);
+  return add_matmul_int8 (net, "pwconv1", pd, src, dst, ql->w1, ql->w1_scale, ql->w1_scale_inv,
+      lw->pwconv1_bias, NULL, 0, NULL, error);
+}
+
+/* int8 pwconv2, u8 in, x += γ · result: PW2_FUSED (γ as a binary mul post-op, then the sum)
+ * or PW2_FOLDED (γ in the scales and bias). */
+static gboolean
+add_pwconv2_int8 (ConvNextNetwork *net, const ConvNextLayerWeights *lw,
+    const ConvNextInt8Layer *ql, dnnl_memory_t src, dnnl_memory_t x, GError **error)
+{
+  dnnl_dim_t n = md_dims (md_of (x))[1];
+  dnnl_dims_t gamma_dims = { 1, n };
+  g_autofree float *folded_scale = g_new (float, n);
+  g_auto (Choice) c = CHOICE_INIT;
+  dnnl_memory_t gamma = NULL;
+  dnnl_exec_arg_t extra[1];
+
+  for (dnnl_dim_t i = 0; i < n; i++)
+    folded_scale[i] = ql->w2_scale[i] * (lw->layer_scale != NULL ? lw->layer_scale[i] : 1.f);
+  if (lw->layer_scale != NULL && !as_vector (net, lw->layer_scale, 2, gamma_dims, &gamma, error))
+    return FALSE;
+  for (guint v = PW2_FUSED; v <= PW2_FOLDED; v++) {
+    g_auto (dnnl_primitive_attr_t) attr = NULL;
+    g_auto (dnnl_post_ops_t) post_ops = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t status;
+
+    if (v == PW2_FOLDED && gamma == NULL)
+      continue;                 /* the same request as PW2_FUSED */
+    if (!new_attr (&attr, error))
+      return FALSE;
+    TRY (attr_set_weights_scales (attr, n, v == PW2_FUSED ? ql->w2_scale : folded_scale));
+    TRY (dnnl_post_ops_create (&post_ops));
+    if (v == PW2_FUSED && gamma != NULL)
+      TRY (dnnl_post_ops_append_binary (post_ops, dnnl_binary_mul, md_of (gamma)));
+    TRY (post_ops_append_sum (post_ops, 1.f));
+    TRY (dnnl_primitive_attr_set_post_ops (attr, post_ops));
+    status = matmul_pd (net->backend, src, x, attr, &pd);
+    if (choice_offer (&c, v, status, pd))
+      break;
+  }
+  if (c.pd == NULL)
+    return dnnl_failed (error, "matmul_pd_create (int8 pwconv2)", c.status);
+  if (c.variant == PW2_FUSED && gamma != NULL) {
+    extra[0] = (dnnl_exec_arg_t) { DNNL_ARG_ATTR_MULTIPLE_POST_OP (0) | DNNL_ARG_SRC_1, gamma };
+    return add_matmul_int8 (net, "pwconv2", c.pd, src, x, ql->w2, ql->w2_scale, ql->w2_scale_inv,
+        ql->b2, NULL, 1, extra, error);
+  }
+  return add_matmul_int8 (net, "pwconv2", c.pd, src, x, ql->w2, ql->w2_scale, ql->w2_scale_inv,
+      ql->b2, c.variant == PW2_FOLDED ? lw->layer_scale : NULL, 0, NULL, error);
+}
+
+/* q = LN (t) / s_t rounded to s8 (LN's γ, β are divided by s_t): written by the layer norm
+ * itself where oneDNN can (3.x), else by a reorder after it (2.6). */
+static gboolean
+add_quantized_layer_norm (ConvNextNetwork *net, const ConvNextInt8Layer *ql, dnnl_memory_t t,
+    dnnl_memory_t q, GError **error)
+{
+  const dnnl_dim_t *channels = &md_dims (md_of (t))[1];
+  g_auto (dnnl_primitive_attr_t) attr = NULL;
+  g_auto (dnnl_primitive_desc_t) pd = NULL;
+  dnnl_memory_t scale, shift;
+
+  if (!new_attr (&attr, error) || !as_vector (net, ql->norm_weight, 1, channels, &scale, error)
+      || !as_vector (net, ql->norm_bias, 1, channels, &shift, error))
+    return FALSE;
+  if (layer_normalization_forward_pd_create (&pd, net->backend->engine, dnnl_forward_inference,
+          md_of (t), md_of (q), NULL, CONVNEXT_LN_EPS, dnnl_use_scale | dnnl_use_shift, attr)
+      == dnnl_success)
+    return add_step (net, "layernorm", pd, 4, (dnnl_exec_arg_t[]) {
+          { DNNL_ARG_SRC, t }, { DNNL_ARG_DST, q }, { DNNL_ARG_SCALE, scale },
+          { DNNL_ARG_SHIFT, shift } }, error);
+  return add_layer_norm (net, "layernorm", t, t, ql->norm_weight, ql->norm_bias,
+          CONVNEXT_LN_EPS, error)
+      && add_reorder (net, "pwconv1 (quantize input)", t, q, error);
+}
+
+/* Calibration: a step that widens [*min, *max] (or *absmax, when @min is NULL) to the values
+ * of @a (f32) each time the network runs. */
+static gboolean
+add_observer (ConvNextNetwork *net, const Act *a, float *absmax, float *min, float *max,
+    GError **error)
+{
+  Step step = { .observed = a->data, .n_observed = (gsize) a->n * a->c * a->h * a->w,
+    .absmax = absmax, .min = min, .max = max };
+
+  g_assert (a->dt == dnnl_f32);
+  step.name = g_strconcat (net->where, "(calibration)", NULL);
+  step.impl = g_strdup ("observer");
+  g_array_append_val (net->steps, step);
+  return TRUE;
+}
+
+static void
+observe (const Step *step)
+{
+  float lo = INFINITY, hi = -INFINITY, abs_hi = 0.f;
+
+  for (gsize i = 0; i < step->n_observed; i++) {
+    float v = step->observed[i];
+    lo = MIN (lo, v);
+    hi = MAX (hi, v);
+  }
+  abs_hi = MAX (fabsf (lo), fabsf (hi));
+  if (step->absmax != NULL)
+    *step->absmax = MAX (*step->absmax, abs_hi);
+  if (step->min != NULL)
+    *step->min = MIN (*step->min, lo);
+  if (step->max != NULL)
+    *step->max = MAX (*step->max, hi);
+}
+
 /* Scratch activations shared by all blocks: sized for the largest stage. */
 typedef struct {
   Act x;                        /* the residual stream of this stage */
@@ -756,6 +980,7 @@ typedef struct {
   void *sq;                     /* V2: u², [M, 4C] */
   float *g;                     /* V2: GRN's per-sample statistics, [N, 4C] f32 */
   float *d;                     /* V2: [N] f32 */
+  void *q;                      /* int8: pwconv1's s8 input, [M, C] */
 } BlockBuffers;
 
 /* A post-op of add_fused(): binary @alg with @src1, or (src1 NULL) eltwise @alg. */
@@ -889,6 +1114,7 @@ add_block (ConvNextNetwork *net, const ConvNextLayerWeights *lw, const BlockBuff
     GError **error)
 {
   dnnl_data_type_t dt = net->backend->dt;
+  ConvNextRange *range = net->observe != NULL ? &net->observe->layers[net->layer] : NULL;
   const Act *x = &bb->x;
   Act t = { bb->t, dt, x->n, x->c, x->h, x->w };
   Act u = { bb->u, dt, x->n, 4 * x->c, x->h, x->w };
@@ -902,9 +1128,36 @@ add_block (ConvNextNetwork *net, const ConvNextLayerWeights *lw, const BlockBuff
           CONVNEXT_DW_KERNEL, 1, CONVNEXT_DW_KERNEL / 2, error)
       && add_layer_norm (net, "layernorm", t_rows, t_rows, lw->norm_weight, lw->norm_bias,
           CONVNEXT_LN_EPS, error)
+      && (range == NULL || add_observer (net, &t, &range->input_absmax, NULL, NULL, error))
       && add_pwconv1 (net, lw, t_rows, u_rows, error)
       && (lw->grn_weight == NULL || add_grn (net, lw, &u, bb, error))
+      && (range == NULL || add_observer (net, &u, NULL, &range->hidden_min, &range->hidden_max,
+              error))
       && add_pwconv2 (net, lw, u_rows, x_rows, t_rows, error);
+}
+
+/* The same block with int8 pointwise layers (int8.h): the layer norm writes t / s_t rounded to
+ * s8; pwconv1 writes its activation in u8 steps for pwconv2. */
+static gboolean
+add_block_int8 (ConvNextNetwork *net, const ConvNextLayerWeights *lw,
+    const ConvNextInt8Layer *ql, const BlockBuffers *bb, GError **error)
+{
+  dnnl_data_type_t dt = net->backend->dt;
+  const Act *x = &bb->x;
+  Act t = { bb->t, dt, x->n, x->c, x->h, x->w };
+  Act q = { bb->q, dnnl_s8, x->n, x->c, x->h, x->w };
+  Act u = { bb->u, dnnl_u8, x->n, 4 * x->c, x->h, x->w };
+  dnnl_memory_t x_img, x_rows, t_img, t_rows, q_rows, u_rows;
+
+  if (!as_image (net, x, &x_img, error) || !as_rows (net, x, &x_rows, error)
+      || !as_image (net, &t, &t_img, error) || !as_rows (net, &t, &t_rows, error)
+      || !as_rows (net, &q, &q_rows, error) || !as_rows (net, &u, &u_rows, error))
+    return FALSE;
+  return add_conv (net, "dwconv", x_img, t_img, dt, lw->dwconv_weight, lw->dwconv_bias, x->c,
+          CONVNEXT_DW_KERNEL, 1, CONVNEXT_DW_KERNEL / 2, error)
+      && add_quantized_layer_norm (net, ql, t_rows, q_rows, error)
+      && add_pwconv1_int8 (net, lw, ql, q_rows, u_rows, error)
+      && add_pwconv2_int8 (net, lw, ql, u_rows, x_rows, error);
 }
 
 gboolean
@@ -1087,7 +1340,8 @@ build (ConvNextNetwork *net, GError **error)
       return FALSE;
   }
   if (!new_buffer (net, max_elements * 4, &bb.t, error)
-      || !new_buffer (net, max_elements * 4 * 4, &bb.u, error))
+      || !new_buffer (net, max_elements * 4 * 4, &bb.u, error)
+      || (net->backend->q != NULL && !new_buffer (net, max_elements, &bb.q, error)))
     return FALSE;
   if (cfg->version == 2) {
     guint max_c = 0;
@@ -1117,9 +1371,13 @@ build (ConvNextNetwork *net, GError **error)
       return FALSE;
     bb.x = x[s];
     for (guint j = 0; j < cfg->depths[s]; j++) {
+      const ConvNextLayerWeights *lw = &w->stages[s].layers[j];
+      const ConvNextInt8Weights *q = net->backend->q;
       set_where (net, "encoder.stages.%u.layers.%u.", s, j);
-      if (!add_block (net, &w->stages[s].layers[j], &bb, error))
+      if (q != NULL ? !add_block_int8 (net, lw, &q->layers[net->layer], &bb, error)
+          : !add_block (net, lw, &bb, error))
         return FALSE;
+      net->layer++;
     }
     if (net->keep_hidden && x[s].dt == dnnl_f32)
       net->hidden[s + 1] = x[s];
@@ -1144,7 +1402,7 @@ create_stream (ConvNextNetwork *net, GError **error)
 
 ConvNextNetwork *
 convnext_network_new (ConvNextBackend *backend, guint batch, guint height, guint width,
-    gboolean keep_hidden, guint n_threads, GError **error)
+    gboolean keep_hidden, guint n_threads, ConvNextRanges *observe, GError **error)
 {
   const ConvNextConfig *cfg = backend->cfg;
   g_autoptr (ConvNextNetwork) net = g_new0 (ConvNextNetwork, 1);
@@ -1158,6 +1416,7 @@ convnext_network_new (ConvNextBackend *backend, guint batch, guint height, guint
   net->height = height;
   net->width = width;
   net->keep_hidden = keep_hidden;
+  net->observe = observe;
   net->steps = g_array_new (FALSE, FALSE, sizeof (Step));
   g_array_set_clear_func (net->steps, step_clear);
   net->memories = g_ptr_array_new_with_free_func (memory_free);
@@ -1215,6 +1474,11 @@ run (ConvNextNetwork *net, const float *pixel_values, GError **error)
   TRY (dnnl_memory_set_data_handle (net->input, (void *) pixel_values));
   for (guint i = 0; i < net->steps->len; i++) {
     Step *step = &g_array_index (net->steps, Step, i);
+    if (step->primitive == NULL) {
+      TRY (dnnl_stream_wait (net->stream));
+      observe (step);
+      continue;
+    }
     TRY (dnnl_primitive_execute (step->primitive, net->stream, step->n_args, step->args));
   }
   TRY (dnnl_stream_wait (net->stream));

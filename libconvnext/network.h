@@ -4,6 +4,7 @@
 #pragma once
 
 #include "convnext-private.h"
+#include "int8.h"
 
 G_BEGIN_DECLS
 
@@ -16,11 +17,16 @@ typedef struct _ConvNextBackend ConvNextBackend;
  * used by one thread at a time. */
 typedef struct _ConvNextNetwork ConvNextNetwork;
 
-/* Fails with UNSUPPORTED for bf16 on a CPU without avx512_core_bf16, BACKEND if oneDNN
+/* @int8 (borrowed, as cfg and weights): the int8 pointwise layers, for precision INT8 only.
+ * Fails with UNSUPPORTED for bf16 on a CPU without avx512_core_bf16, BACKEND if oneDNN
  * cannot create an engine. */
 ConvNextBackend *convnext_backend_new (const ConvNextConfig *cfg, const ConvNextWeights *weights,
-    ConvNextPrecision precision, GError **error);
+    const ConvNextInt8Weights *int8, ConvNextPrecision precision, GError **error);
 void convnext_backend_free (ConvNextBackend *backend);
+
+/* The int8 weights' range: 127 on CPUs with VNNI (AVX-512 VNNI, AVX-VNNI, AMX), else 63
+ * (int8.h says why). */
+guint convnext_backend_int8_weight_max (void);
 
 /* Spatial size of hidden state @index (0 = embeddings) for an input of @height x @width;
  * FALSE if the input is too small for the patch embedding or a downsampling layer. */
@@ -29,10 +35,12 @@ gboolean convnext_network_hidden_size (const ConvNextConfig *cfg, guint index, g
 
 /* Builds the primitives for pixel_values [batch, num_channels, height, width] (NCHW f32);
  * @keep_hidden keeps a copy of every hidden state; every call runs on an OpenMP team of
- * @n_threads (0 = all cores).  INVALID_INPUT for too-small or too-large inputs, BACKEND when
+ * @n_threads (0 = all cores); @observe (nullable; an f32 backend) gets the activation ranges
+ * of every forward call (calibration for int8).  INVALID_INPUT for too-small or too-large inputs, BACKEND when
  * oneDNN refuses. */
 ConvNextNetwork *convnext_network_new (ConvNextBackend *backend, guint batch, guint height,
-    guint width, gboolean keep_hidden, guint n_threads, GError **error);
+    guint width, gboolean keep_hidden, guint n_threads, ConvNextRanges *observe,
+    GError **error);
 void convnext_network_free (ConvNextNetwork *net);
 gboolean convnext_network_matches (const ConvNextNetwork *net, guint batch, guint height,
     guint width, gboolean keep_hidden);

@@ -22,6 +22,9 @@
  * forward pass instead and prints one JSON line with median/min/max milliseconds; with
  * --end-to-end it times the whole path of one image, from its file to its top-k classes
  * (what one call of transformers' pipeline("image-classification") does).
+ * --calibrate FILE measures the activation ranges that --precision int8 needs on the images
+ * (or the tensor) instead, and writes them to FILE (by default the model directory's
+ * int8_calibration.json is where --precision int8 looks).
  * Any error: a one-line message on stderr and exit status 1.  An image that cannot be read
  * or decoded is reported that way and skipped; the others are still classified.
  *
@@ -57,6 +60,8 @@ static char *opt_dump = NULL;
 static char *opt_features = NULL;
 static int opt_repeat = 0;
 static gboolean opt_end_to_end = FALSE;
+static char *opt_calibrate = NULL;
+static char *opt_calibration = NULL;
 static char **opt_images = NULL;
 
 static GOptionEntry entries[] = {
@@ -68,7 +73,14 @@ static GOptionEntry entries[] = {
   { "threads", 't', 0, G_OPTION_ARG_INT, &opt_threads, "Inference threads, 0 = all cores (default)",
     "N" },
   { "precision", 'p', 0, G_OPTION_ARG_STRING, &opt_precision,
-    "f32 (default) or bf16 (needs avx512_core_bf16)", "f32|bf16" },
+    "f32 (default), bf16 (needs avx512_core_bf16) or int8 (needs a calibration file, see "
+    "--calibrate)", "f32|bf16|int8" },
+  { "calibrate", 0, 0, G_OPTION_ARG_FILENAME, &opt_calibrate,
+    "Measure the activation ranges for --precision int8 on the images (a few hundred like those "
+    "the model will see) and write them to FILE, e.g. DIR/int8_calibration.json", "FILE" },
+  { "calibration", 0, 0, G_OPTION_ARG_FILENAME, &opt_calibration,
+    "The calibration file for --precision int8 (default: int8_calibration.json in the model "
+    "directory)", "FILE" },
   { "logits", 'l', 0, G_OPTION_ARG_NONE, &opt_logits, "Also print logits and pooler_output", NULL },
   { "input-tensor", 'i', 0, G_OPTION_ARG_FILENAME, &opt_input_tensor,
     "float32 pixel_values [N, C, H, W] (.npy) instead of images", "FILE.npy" },
@@ -669,6 +681,43 @@ dump_pixel_values (GPtrArray *inputs, GError **error)
   return npy_save (opt_dump, 4, shape, all, error);
 }
 
+/* --calibrate: the tensor, then the images one by one, into one calibration file. */
+static gboolean
+calibrate (ConvNextModel *model, Decoder *dec, ConvNextPreprocessor *pre, GPtrArray *inputs,
+    guint n_images, GError **error)
+{
+  g_autoptr (ConvNextCalibrator) cal = convnext_calibrator_new (model);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  guint n = 0;
+
+  for (guint i = 0; i < inputs->len; i++) {        /* the tensor */
+    const Input *in = inputs->pdata[i];
+    if (!convnext_calibrator_add (cal, in->pixel_values, in->n, in->h, in->w, error))
+      return FALSE;
+    n += in->n;
+  }
+  for (guint i = 0; i < n_images; i++) {
+    g_autoptr (GPtrArray) one = g_ptr_array_new_with_free_func (input_free);
+    const Input *in;
+    if (!load_image (dec, opt_images[i], pre, one, error))
+      return FALSE;
+    in = one->pdata[0];
+    if (!convnext_calibrator_add (cal, in->pixel_values, in->n, in->h, in->w, error))
+      return FALSE;
+    n += in->n;
+  }
+  if (!convnext_calibrator_save (cal, opt_calibrate, error))
+    return FALSE;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "calibration");
+  json_builder_add_string_value (b, opt_calibrate);
+  json_builder_set_member_name (b, "images");
+  json_builder_add_int_value (b, n);
+  json_builder_end_object (b);
+  print_json (b);
+  return TRUE;
+}
+
 static gboolean
 no_bad_results (guint n_bad, GError **error)
 {
@@ -703,9 +752,17 @@ run (GError **error)
     params.precision = CONVNEXT_PRECISION_F32;
   else if (g_str_equal (opt_precision, "bf16"))
     params.precision = CONVNEXT_PRECISION_BF16;
+  else if (g_str_equal (opt_precision, "int8"))
+    params.precision = CONVNEXT_PRECISION_INT8;
   else {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--precision: expected f32 or bf16, got \"%s\"", opt_precision);
+        "--precision: expected f32, bf16 or int8, got \"%s\"", opt_precision);
+    return FALSE;
+  }
+  params.int8_calibration = opt_calibration;
+  if (opt_calibrate != NULL && params.precision != CONVNEXT_PRECISION_F32) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--calibrate measures the f32 network: leave out --precision");
     return FALSE;
   }
   if (opt_end_to_end && (opt_repeat == 0 || n_images != 1 || opt_input_tensor != NULL)) {
@@ -751,6 +808,8 @@ run (GError **error)
   }
   if (opt_end_to_end)
     return benchmark_end_to_end (model, pre, &dec, opt_images[0], error);
+  if (opt_calibrate != NULL)
+    return calibrate (model, &dec, pre, inputs, n_images, error);
   /* Timing and dumping need every input at once; classification streams the images in
    * batches of up to MAX_BATCH consecutive ones of the same size. */
   if (opt_features != NULL && convnext_model_get_num_feature_maps (model) == 0) {

@@ -13,6 +13,10 @@ jpegdec + videoconvert give (what convnextclassify sees in a pipeline; they diff
 Then runs it again with --precision bf16 and compares with the f32 run (issue 7's bf16 bar on real photos):
 top-1 must agree on >= 99% of the images and every logit be within 5e-2 of the range of that image's f32
 logits.  That part is skipped (and said so) on CPUs without avx512_core_bf16.
+
+Then with --precision int8 (the model directory's int8_calibration.json, made with
+`convnext-classify --calibrate` from 250 training photos, 25 per class): top-1 must agree with f32 on >= 99% of
+the images (issue 18's gate for keeping the mode); the logit error is printed.
 Exits 77 (skipped) when the CIFAR-10 data set is absent.
 """
 import json
@@ -38,6 +42,7 @@ def main():
         names = sorted(ref["predictions"])
         logits = classify(cli, model, tmp, names, "f32")
         logits_bf16 = classify(cli, model, tmp, names, "bf16")
+        logits_int8 = classify(cli, model, tmp, names, "int8")
     ours = {x: argmax(v) for x, v in logits.items()}
     truth = {n: labels[n.split("/")[-2]] for n in names}
     n = len(names)
@@ -63,6 +68,15 @@ def main():
         if agree_bf16 < 0.99 or not worst[0] <= 5e-2:
             print("FAIL: bf16 must agree with f32 on >= 99% of the images, logits within 5e-2 of their range")
             ok = False
+    agree_int8 = sum(argmax(logits_int8[x]) == ours[x] for x in names) / n
+    errors = sorted(max(abs(a - b) for a, b in zip(logits_int8[x], logits[x])) / (max(logits[x]) - min(logits[x]))
+                    for x in names)
+    acc_int8 = sum(argmax(logits_int8[x]) == truth[x] for x in names) / n
+    print(f"int8: top-1 {acc_int8 * 100:.2f}%, same prediction as f32 on {agree_int8 * 100:.2f}%, logit difference "
+          f"of the f32 logits' range: median {errors[n // 2]:.2e}, largest {errors[-1]:.2e}")
+    if agree_int8 < 0.99:
+        print("FAIL: int8 must agree with f32 on >= 99% of the images")
+        ok = False
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
