@@ -18,10 +18,10 @@
  * saturating 16-bit lanes (vpmaddubsw): 255 · 127 · 2 overflows them, so there the weights
  * get 7 bits (max |row| ↦ 63), which cannot.
  * Measured on the default model and the 10,000 CIFAR-10 test photos: top-1 agreement with f32
- * 99.43 % (a PyTorch simulation of the scheme: 99.22 %); per-channel activation scales folded into the
- * weights did worse (98.68 %: the folding spreads the weight rows' magnitudes), dynamic
- * per-row scales better (99.67 %, simulated) but need a pass over every activation in the
- * forward pass. */
+ * 99.43 % (a PyTorch simulation of the scheme: 99.22 %).  Simulated alternatives: per-channel
+ * activation scales folded into the weights did worse (98.68 %: the folding spreads the weight
+ * rows' magnitudes), dynamic per-row scales better (99.67 %) but need a pass over every
+ * activation in the forward pass. */
 #pragma once
 
 #include "convnext-private.h"
