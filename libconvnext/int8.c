@@ -133,7 +133,8 @@ convnext_ranges_load (const ConvNextConfig *cfg, const char *path, GError **erro
         "convnext-classify --model DIR --calibrate %s IMAGE…", path, local->message, path);
     return NULL;
   }
-  if (length > MAX_CALIBRATION_BYTES || !json_parser_load_from_data (parser, text, length, &local)) {
+  if (length > MAX_CALIBRATION_BYTES
+      || !json_parser_load_from_data (parser, text, length, &local)) {
     g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG, "%s is not an int8 "
         "calibration file: %s", path, local ? local->message : "larger than 1 MiB");
     return NULL;

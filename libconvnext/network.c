@@ -1029,8 +1029,8 @@ fused_pd (ConvNextNetwork *net, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_me
 /* dst = post-ops (binary @alg (src0, src1)), or (@src1 NULL) dst = post-ops (reduction
  * @alg (src0)): the post-ops fused when oneDNN can, else steps of their own on dst. */
 static gboolean
-add_fused (ConvNextNetwork *net, const char *what, dnnl_alg_kind_t alg, dnnl_memory_t src0, dnnl_memory_t src1,
-    dnnl_memory_t dst, const PostOp *ops, guint n_ops, GError **error)
+add_fused (ConvNextNetwork *net, const char *what, dnnl_alg_kind_t alg, dnnl_memory_t src0,
+    dnnl_memory_t src1, dnnl_memory_t dst, const PostOp *ops, guint n_ops, GError **error)
 {
   dnnl_exec_arg_t args[MAX_ARGS] = {
     { src1 != NULL ? DNNL_ARG_SRC_0 : DNNL_ARG_SRC, src0 }, { DNNL_ARG_DST, dst },

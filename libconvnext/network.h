@@ -36,8 +36,8 @@ gboolean convnext_network_hidden_size (const ConvNextConfig *cfg, guint index, g
 /* Builds the primitives for pixel_values [batch, num_channels, height, width] (NCHW f32);
  * @keep_hidden keeps a copy of every hidden state; every call runs on an OpenMP team of
  * @n_threads (0 = all cores); @observe (nullable; an f32 backend) gets the activation ranges
- * of every forward call (calibration for int8).  INVALID_INPUT for too-small or too-large inputs, BACKEND when
- * oneDNN refuses. */
+ * of every forward call (calibration for int8).  INVALID_INPUT for too-small or too-large
+ * inputs, BACKEND when oneDNN refuses. */
 ConvNextNetwork *convnext_network_new (ConvNextBackend *backend, guint batch, guint height,
     guint width, gboolean keep_hidden, guint n_threads, ConvNextRanges *observe,
     GError **error);
