@@ -822,7 +822,8 @@ add_matmul_int8 (ConvNextNetwork *net, const char *what, const_dnnl_primitive_de
     args[n_args++] = (dnnl_exec_arg_t) { ARG_WEIGHTS_SCALES, scale_mem };
   }
 #endif
-  memcpy (args + n_args, extra, n_extra * sizeof (dnnl_exec_arg_t));
+  if (n_extra > 0)  /* memcpy's source may not be NULL, even for 0 bytes */
+    memcpy (args + n_args, extra, n_extra * sizeof (dnnl_exec_arg_t));
   return add_step (net, what, pd, n_args + n_extra, args, error);
 }
 
