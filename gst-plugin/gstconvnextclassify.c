@@ -77,6 +77,7 @@
 #include <convnext.h>
 #include <gst/video/video.h>
 
+#include "gstconvnextregions.h"
 #include "gstconvnextresult.h"
 #include "gstconvnextrunner.h"
 
@@ -91,6 +92,13 @@ GST_DEBUG_CATEGORY_STATIC (gst_convnext_classify_debug);
 #define DEFAULT_POST_MESSAGES FALSE
 #define DEFAULT_PRECISION GST_CONVNEXT_PRECISION_F32
 #define DEFAULT_ASYNC_INFERENCE FALSE
+#define DEFAULT_INFERENCE_REGION GST_CONVNEXT_INFERENCE_REGION_FULL_FRAME
+#define DEFAULT_OBJECT_CLASS NULL
+#define DEFAULT_OBJECT_MIN_WIDTH 0
+#define DEFAULT_OBJECT_MIN_HEIGHT 0
+#define DEFAULT_RECLASSIFY_INTERVAL 1
+#define DEFAULT_BATCH_SIZE 8
+#define MAX_BATCH_SIZE 256
 
 /* The reported latency is re-announced when an inference is this much slower than it. */
 #define LATENCY_GROWTH 1.25
@@ -106,6 +114,12 @@ enum {
   PROP_POST_MESSAGES,
   PROP_PRECISION,
   PROP_ASYNC_INFERENCE,
+  PROP_INFERENCE_REGION,
+  PROP_OBJECT_CLASS,
+  PROP_OBJECT_MIN_WIDTH,
+  PROP_OBJECT_MIN_HEIGHT,
+  PROP_RECLASSIFY_INTERVAL,
+  PROP_BATCH_SIZE,
 };
 
 /* The layouts convnext_preprocessor_process() accepts, by GstVideoFormat. */
@@ -149,9 +163,20 @@ struct _GstConvNextClassify {
   gboolean post_messages;
   GstConvNextPrecision precision;
   gboolean async_inference;
+  GstConvNextInferenceRegion inference_region;
+  gchar *object_class;
+  guint object_min_width, object_min_height;
+  guint reclassify_interval;
+  guint batch_size;
+  gboolean selection_changed;   /* the four above changed since the last roi-list frame */
 
   /* From init to finalize: the inference thread, started in start(), joined in stop(). */
   GstConvNextRunner *runner;
+  /* roi-list: regions of a frame and the objects' cached results (streaming thread). */
+  GstConvNextRegions *regions;
+  GArray *objects;              /* GstConvNextObject: this frame's */
+  GstConvNextClass *object_classes;     /* [n_objects_room × num_labels]: their fresh classes */
+  guint n_objects_room;
 
   /* From start() to stop(). */
   ConvNextModel *model;
@@ -183,6 +208,24 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (convnextclassify, "convnextclassify", GST
     GST_TYPE_CONVNEXT_CLASSIFY,
     GST_DEBUG_CATEGORY_INIT (gst_convnext_classify_debug, "convnextclassify", 0,
         "ConvNeXt video classifier"));
+
+GType
+gst_convnext_inference_region_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_CONVNEXT_INFERENCE_REGION_FULL_FRAME, "the whole frame", "full-frame" },
+    { GST_CONVNEXT_INFERENCE_REGION_ROI_LIST, "each region of interest a detector attached",
+        "roi-list" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstConvNextInferenceRegion", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
 
 GType
 gst_convnext_precision_get_type (void)
@@ -251,6 +294,30 @@ gst_convnext_classify_set_property (GObject *object, guint prop_id, const GValue
       self->async_inference = g_value_get_boolean (value);
       needs_reload = TRUE;
       break;
+    case PROP_INFERENCE_REGION:
+      self->inference_region = g_value_get_enum (value);
+      self->selection_changed = TRUE;
+      break;
+    case PROP_OBJECT_CLASS:
+      g_free (self->object_class);
+      self->object_class = g_value_dup_string (value);
+      self->selection_changed = TRUE;
+      break;
+    case PROP_OBJECT_MIN_WIDTH:
+      self->object_min_width = g_value_get_uint (value);
+      self->selection_changed = TRUE;
+      break;
+    case PROP_OBJECT_MIN_HEIGHT:
+      self->object_min_height = g_value_get_uint (value);
+      self->selection_changed = TRUE;
+      break;
+    case PROP_RECLASSIFY_INTERVAL:
+      self->reclassify_interval = g_value_get_uint (value);
+      self->selection_changed = TRUE;
+      break;
+    case PROP_BATCH_SIZE:
+      self->batch_size = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -296,6 +363,24 @@ gst_convnext_classify_get_property (GObject *object, guint prop_id, GValue *valu
       break;
     case PROP_ASYNC_INFERENCE:
       g_value_set_boolean (value, self->async_inference);
+      break;
+    case PROP_INFERENCE_REGION:
+      g_value_set_enum (value, self->inference_region);
+      break;
+    case PROP_OBJECT_CLASS:
+      g_value_set_string (value, self->object_class);
+      break;
+    case PROP_OBJECT_MIN_WIDTH:
+      g_value_set_uint (value, self->object_min_width);
+      break;
+    case PROP_OBJECT_MIN_HEIGHT:
+      g_value_set_uint (value, self->object_min_height);
+      break;
+    case PROP_RECLASSIFY_INTERVAL:
+      g_value_set_uint (value, self->reclassify_interval);
+      break;
+    case PROP_BATCH_SIZE:
+      g_value_set_uint (value, self->batch_size);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -634,6 +719,7 @@ gst_convnext_classify_sink_event (GstBaseTransform *trans, GstEvent *event)
       /* After a flush (seek) the cached result is from another place in the stream. */
       self->frames_to_skip = 0;
       self->have_result = FALSE;
+      gst_convnext_regions_reset (self->regions);
       break;
     case GST_EVENT_EOS:
       /* Async: the last results are still being computed; wait for them (see the doc). */
@@ -670,6 +756,9 @@ gst_convnext_classify_change_state (GstElement *element, GstStateChange transiti
    * thread that waits for an inference; stop() then joins the inference thread. */
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     gst_convnext_runner_set_flushing (self->runner, TRUE);
+  /* roi-list: the objects of another run are not this one's. */
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+    gst_convnext_regions_reset (self->regions);
   return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 }
 
@@ -710,8 +799,9 @@ preprocess (GstConvNextClassify *self, GstBuffer *buf, guint top_k)
     return NULL;
   }
   req->top_k = top_k;
-  req->items[0].tag = (GstConvNextTag) { self->frame_count, GST_BUFFER_PTS (buf),
-    GST_BUFFER_DURATION (buf) };
+  req->items[0].tag = (GstConvNextTag) { .frame_number = self->frame_count,
+    .pts = GST_BUFFER_PTS (buf), .duration = GST_BUFFER_DURATION (buf), .roi_id = -1,
+    .od_id = -1 };
   return req;
 }
 
@@ -748,13 +838,20 @@ take_result (GstConvNextClassify *self, GstConvNextRequest *req, gdouble thresho
 }
 
 /* Async: takes the results finished since the last frame, oldest first. */
+static void take_region_results (GstConvNextClassify *self, GstConvNextRequest *req,
+    gdouble threshold);
+
 static GstFlowReturn
 collect_results (GstConvNextClassify *self, gdouble threshold, gboolean post_messages)
 {
   GstConvNextRequest *req;
 
-  while ((req = gst_convnext_runner_pop_finished (self->runner)))
-    take_result (self, req, threshold, post_messages);
+  while ((req = gst_convnext_runner_pop_finished (self->runner))) {
+    if (req->n_items > 0 && req->items[0].tag.is_region)
+      take_region_results (self, req, threshold);
+    else
+      take_result (self, req, threshold, post_messages);
+  }
   return GST_FLOW_OK;
 }
 
@@ -830,6 +927,246 @@ classify (GstConvNextClassify *self, GstBuffer *buf, guint top_k, gdouble thresh
   return GST_FLOW_OK;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * inference-region=roi-list
+ * ------------------------------------------------------------------------------------------ */
+
+/* Room for @n objects of this frame and their fresh classes. */
+static void
+ensure_objects (GstConvNextClassify *self, guint n)
+{
+  g_array_set_size (self->objects, n);
+  if (n > self->n_objects_room) {
+    g_free (self->object_classes);
+    self->object_classes = g_new0 (GstConvNextClass, (gsize) n * MAX (self->num_labels, 1));
+    self->n_objects_room = n;
+  }
+}
+
+/* The object of @item (a region's result) for the cache, its classes in @classes. */
+static GstConvNextObject
+item_object (const GstConvNextItem *item, GstConvNextClass *classes, guint max_classes,
+    gdouble threshold)
+{
+  const GstConvNextTag *t = &item->tag;
+  GstConvNextObject o = { t->roi_id, t->od_id, t->has_key, t->key, (gint) t->box.x,
+    (gint) t->box.y, t->box.width, t->box.height, t->frame_number, 0, classes };
+
+  gst_convnext_object_set_classes (&o, max_classes, item->classes, item->n_classes, threshold);
+  return o;
+}
+
+/* Async: stores a finished request's results under their objects' tracking keys (results
+ * of regions without a key cannot be matched to a later frame and are dropped). */
+static void
+take_region_results (GstConvNextClassify *self, GstConvNextRequest *req, gdouble threshold)
+{
+  GstConvNextClass *classes = g_newa (GstConvNextClass, MAX (self->num_labels, 1));
+
+  for (guint i = 0; i < req->n_items; i++) {
+    GstConvNextObject o = item_object (&req->items[i], classes, self->num_labels, threshold);
+
+    gst_convnext_regions_store (self->regions, o.has_tracking_id, o.tracking_id, &o);
+  }
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %u regions in %.2f ms",
+      req->items[0].tag.frame_number, req->n_items, req->inference_time / 1e6);
+  gst_convnext_runner_release (self->runner, req);
+}
+
+/* Preprocesses @n regions (same pixel_values size @w × @h) of the mapped frame into a new
+ * request, or NULL after posting an error. */
+static GstConvNextRequest *
+preprocess_regions (GstConvNextClassify *self, const ConvNextImage *image, GstBuffer *buf,
+    GstConvNextRegion **batch, guint n, guint w, guint h, guint top_k)
+{
+  g_autoptr (GError) error = NULL;
+  GstConvNextRequest *req = gst_convnext_runner_acquire (self->runner, n, h, w);
+  gint64 start = g_get_monotonic_time ();
+
+  for (guint i = 0; i < n; i++) {
+    const GstConvNextRegion *r = batch[i];
+
+    if (!convnext_preprocessor_process (self->pre, image, &r->box,
+            req->pixel_values + (gsize) i * 3 * w * h, &error)) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", error->message),
+          ("region %u,%u %ux%u (ROI id %d)", r->box.x, r->box.y, r->box.width, r->box.height,
+              r->roi_id));
+      gst_convnext_runner_release (self->runner, req);
+      return NULL;
+    }
+    req->items[i].tag = (GstConvNextTag) { self->frame_count, GST_BUFFER_PTS (buf),
+      GST_BUFFER_DURATION (buf), TRUE, r->roi_id, r->od_id, r->has_key, r->key, r->box };
+  }
+  req->preprocess_time = (g_get_monotonic_time () - start) * GST_USECOND;
+  req->top_k = top_k;
+  return req;
+}
+
+/* Classifies the due regions of @buf: sync, all of them, in batches of up to @batch_size
+ * regions of one pixel_values size; async, the first such batch (the others stay due).
+ * Fresh results go to @objects (the frame's, indexed like @regions) and the cache. */
+static GstFlowReturn
+classify_regions (GstConvNextClassify *self, GstBuffer *buf, GstConvNextRegion *regions,
+    guint n_regions, guint top_k, gdouble threshold, guint batch_size,
+    GstClockTime *inference_time, gboolean *classified)
+{
+  GstConvNextRegion **batch = g_newa (GstConvNextRegion *, MAX (n_regions, 1));
+  guint *index = g_newa (guint, MAX (n_regions, 1));
+  gboolean *done = g_newa (gboolean, MAX (n_regions, 1));
+  ConvNextImage image = self->image;
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstVideoFrame frame;
+
+  *classified = FALSE;
+  *inference_time = 0;
+  for (guint i = 0; i < n_regions; i++)
+    done[i] = !regions[i].due;
+  if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map the video frame"), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
+    image.data[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
+    image.stride[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+  }
+
+  for (guint first = 0; first < n_regions && ret == GST_FLOW_OK; first++) {
+    g_autoptr (GError) error = NULL;
+    GstConvNextRequest *req;
+    guint w, h, n = 0;
+
+    if (done[first])
+      continue;
+    /* A checkpoint that resizes gives every region one size; one that does not batches
+     * the regions of equal size together. */
+    convnext_preprocessor_get_output_size (self->pre, regions[first].box.width,
+        regions[first].box.height, &w, &h);
+    for (guint i = first; i < n_regions && n < batch_size; i++) {
+      guint wi, hi;
+
+      if (done[i])
+        continue;
+      convnext_preprocessor_get_output_size (self->pre, regions[i].box.width,
+          regions[i].box.height, &wi, &hi);
+      if (wi != w || hi != h)
+        continue;
+      done[i] = TRUE;
+      index[n] = i;
+      batch[n++] = &regions[i];
+    }
+    req = preprocess_regions (self, &image, buf, batch, n, w, h, top_k);
+    if (req == NULL) {
+      ret = GST_FLOW_ERROR;
+      break;
+    }
+    for (guint i = 0; i < n; i++)
+      gst_convnext_regions_mark_requested (self->regions, batch[i], self->frame_count);
+    if (self->async) {
+      ret = gst_convnext_runner_submit (self->runner, req, &error);
+      if (ret == GST_FLOW_ERROR)
+        GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", error->message), (NULL));
+      break;                    /* one request per frame: the slot holds one */
+    }
+    ret = gst_convnext_runner_run (self->runner, req, &error);
+    if (ret == GST_FLOW_ERROR)
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", error->message), (NULL));
+    if (ret == GST_FLOW_OK) {
+      for (guint i = 0; i < n; i++) {
+        GstConvNextObject *o = &g_array_index (self->objects, GstConvNextObject, index[i]);
+
+        *o = item_object (&req->items[i], self->object_classes + (gsize) index[i] *
+            self->num_labels, self->num_labels, threshold);
+        gst_convnext_regions_store (self->regions, o->has_tracking_id, o->tracking_id, o);
+      }
+      *inference_time += req->inference_time;
+      *classified = TRUE;
+    }
+    gst_convnext_runner_release (self->runner, req);
+  }
+  gst_video_frame_unmap (&frame);
+  return ret;
+}
+
+/* roi-list: classifies the frame's selected objects that are due and attaches every
+ * selected object's result (fresh or cached). */
+static GstFlowReturn
+transform_roi_list (GstConvNextClassify *self, GstBuffer *buf, guint top_k,
+    gdouble threshold, gboolean post_messages)
+{
+  GstConvNextRegion *regions;
+  guint n_regions, n_skipped, batch_size, n_out = 0;
+  GstVideoRegionOfInterestMeta **rois;
+  GstClockTime inference_time = 0;
+  guint64 newest = 0;
+  GstClockTime newest_pts = GST_CLOCK_TIME_NONE;
+  gboolean classified = FALSE;
+  GstFlowReturn ret;
+
+  GST_OBJECT_LOCK (self);
+  if (self->selection_changed)
+    gst_convnext_regions_set_selection (self->regions, self->object_class,
+        self->object_min_width, self->object_min_height, self->reclassify_interval);
+  self->selection_changed = FALSE;
+  batch_size = self->batch_size;
+  GST_OBJECT_UNLOCK (self);
+
+  regions = gst_convnext_regions_gather (self->regions, buf, GST_VIDEO_INFO_WIDTH (&self->info),
+      GST_VIDEO_INFO_HEIGHT (&self->info), self->frame_count, &n_regions, &n_skipped);
+  if (n_skipped > 0)
+    GST_DEBUG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %u regions skipped (empty, outside "
+        "the frame or smaller than object-min-width × object-min-height)", self->frame_count,
+        n_skipped);
+  ensure_objects (self, n_regions);
+  rois = g_newa (GstVideoRegionOfInterestMeta *, MAX (n_regions, 1));
+  for (guint i = 0; i < n_regions; i++) {
+    GstConvNextObject *o = &g_array_index (self->objects, GstConvNextObject, i);
+    const GstConvNextRegion *r = &regions[i];
+
+    *o = (GstConvNextObject) { r->roi_id, r->od_id, r->has_key, r->key, (gint) r->box.x,
+      (gint) r->box.y, r->box.width, r->box.height, G_MAXUINT64, 0, NULL };
+    if (!r->due && r->cached) {
+      o->frame_number = r->cached->frame_number;
+      o->n_classes = r->cached->n_classes;
+      o->classes = r->cached->classes;
+    }
+  }
+  ret = classify_regions (self, buf, regions, n_regions, top_k, threshold, batch_size,
+      &inference_time, &classified);
+  if (ret != GST_FLOW_OK)
+    return ret;
+
+  /* Objects with a result (not those waiting for their first one) go on the buffer. */
+  for (guint i = 0; i < n_regions; i++) {
+    GstConvNextObject *o = &g_array_index (self->objects, GstConvNextObject, i);
+
+    if (o->frame_number == G_MAXUINT64) {
+      const GstConvNextObject *c = o->has_tracking_id ? gst_convnext_regions_lookup
+          (self->regions, o->tracking_id) : NULL;     /* async: computed on an older frame */
+      if (c == NULL)
+        continue;
+      o->frame_number = c->frame_number;
+      o->n_classes = c->n_classes;
+      o->classes = c->classes;
+    }
+    if (o->frame_number >= newest) {
+      newest = o->frame_number;
+      newest_pts = o->frame_number == self->frame_count ? GST_BUFFER_PTS (buf) : newest_pts;
+    }
+    rois[n_out] = regions[i].roi;
+    g_array_index (self->objects, GstConvNextObject, n_out++) = *o;
+  }
+  gst_convnext_result_attach_objects (buf, (GstConvNextObject *) self->objects->data, rois,
+      n_out,
+      convnext_model_get_name (self->model), newest, newest_pts, inference_time);
+  if (post_messages && classified)
+    gst_element_post_message (GST_ELEMENT (self), gst_convnext_result_new_objects_message (
+            (GstConvNextObject *) self->objects->data, n_out,
+            convnext_model_get_name (self->model), GST_OBJECT (self),
+            &GST_BASE_TRANSFORM (self)->segment, self->frame_count, GST_BUFFER_PTS (buf),
+            GST_BUFFER_DURATION (buf), inference_time));
+  return GST_FLOW_OK;
+}
+
 static GstFlowReturn
 gst_convnext_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
@@ -837,7 +1174,7 @@ gst_convnext_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   GstFlowReturn ret = GST_FLOW_OK;
   guint top_k, interval;
   gdouble threshold;
-  gboolean post_messages;
+  gboolean post_messages, roi_list;
 
   /* A gap has no picture to classify. */
   if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_GAP))
@@ -848,10 +1185,16 @@ gst_convnext_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   threshold = self->threshold;
   interval = self->inference_interval;
   post_messages = self->post_messages;
+  roi_list = self->inference_region == GST_CONVNEXT_INFERENCE_REGION_ROI_LIST;
   GST_OBJECT_UNLOCK (self);
 
   if (self->async)
     collect_results (self, threshold, post_messages);
+  if (roi_list) {
+    ret = transform_roi_list (self, buf, top_k, threshold, post_messages);
+    self->frame_count++;
+    return ret;
+  }
 
   /* A lowered interval applies at once. */
   self->frames_to_skip = MIN (self->frames_to_skip, interval - 1);
@@ -881,6 +1224,10 @@ gst_convnext_classify_finalize (GObject *object)
 
   free_model (self);
   gst_convnext_runner_free (self->runner);
+  gst_convnext_regions_free (self->regions);
+  g_array_unref (self->objects);
+  g_free (self->object_classes);
+  g_free (self->object_class);
   g_free (self->model_dir);
   g_free (self->labels_file);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -982,6 +1329,84 @@ gst_convnext_classify_class_init (GstConvNextClassifyClass *klass)
           "thread works on the newest frame", DEFAULT_ASYNC_INFERENCE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  /**
+   * GstConvNextClassify:inference-region:
+   *
+   * full-frame (the default): the whole frame is classified.  roi-list: each region a
+   * detector attached is classified instead — every GstVideoRegionOfInterestMeta (except a
+   * "convnext" full-frame one) and, built with GstAnalytics (GStreamer >= 1.24), every
+   * GstAnalyticsODMtd no ROI meta already describes.  A region is cropped from the frame
+   * (clipped to it) and preprocessed exactly as ConvNextImageProcessor would preprocess that
+   * crop saved as an image; empty regions and those outside the frame are skipped (counted
+   * in the DEBUG log).  Each object's result goes on the buffer as: a "classification"
+   * param on its ROI meta (DL Streamer's fields, as in full-frame mode); an entry in
+   * GstConvNextClassificationMeta's objects (ROI id, OD id, tracking id, box, frame it was
+   * classified on, top-k; the frame-level classes are empty); on >= 1.24 a GstAnalyticsClsMtd
+   * related to its ODMtd (OD -CONTAIN|RELATE_TO-> Cls, Cls -IS_PART_OF-> OD); with
+   * post-messages, an "objects" array in the bus message of each frame on which objects were
+   * classified.  inference-interval and qos do not apply in this mode (reclassify-interval
+   * does); with async-inference, results are matched to later frames by tracking key only.
+   * Can be changed at any time.
+   */
+  g_object_class_install_property (gobject_class, PROP_INFERENCE_REGION,
+      g_param_spec_enum ("inference-region", "Inference region",
+          "What is classified: the whole frame, or each region of interest a detector "
+          "attached (GstVideoRegionOfInterestMeta; GstAnalyticsODMtd on GStreamer >= 1.24)",
+          GST_TYPE_CONVNEXT_INFERENCE_REGION, DEFAULT_INFERENCE_REGION,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstConvNextClassify:object-class:
+   *
+   * roi-list: a comma-separated list of the region types (ROI meta roi_type, ODMtd label)
+   * to classify, e.g. "face" or "car,truck"; NULL or empty (the default) = all.
+   */
+  g_object_class_install_property (gobject_class, PROP_OBJECT_CLASS,
+      g_param_spec_string ("object-class", "Object class",
+          "roi-list: comma-separated region types/labels to classify (empty = all)",
+          DEFAULT_OBJECT_CLASS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_OBJECT_MIN_WIDTH,
+      g_param_spec_uint ("object-min-width", "Object minimum width",
+          "roi-list: regions narrower than this (in frame pixels, after clipping to the "
+          "frame) are skipped (0 = no minimum)", 0, G_MAXINT, DEFAULT_OBJECT_MIN_WIDTH,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_OBJECT_MIN_HEIGHT,
+      g_param_spec_uint ("object-min-height", "Object minimum height",
+          "roi-list: regions lower than this (in frame pixels, after clipping to the frame) "
+          "are skipped (0 = no minimum)", 0, G_MAXINT, DEFAULT_OBJECT_MIN_HEIGHT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstConvNextClassify:reclassify-interval:
+   *
+   * roi-list: how often an object is classified again, keyed by its tracking id: on
+   * GStreamer >= 1.24 the id of the GstAnalyticsTrackingMtd related to its ODMtd, else its
+   * ROI meta's id field as the detector or tracker set it.  0 = once, 1 (the default) = every
+   * frame, N = every Nth frame; the frames in between carry the cached result (its
+   * frame_number says which frame it came from).  An object unseen for 64 frames is
+   * forgotten.  Two regions of one frame sharing a key are classified every frame and not
+   * cached (a detector that gives every region id 0, as facedetect does, is served right
+   * only with 1).  Trade-off: N divides the cost per object by N, and a result can be up to
+   * N - 1 frames old.
+   */
+  g_object_class_install_property (gobject_class, PROP_RECLASSIFY_INTERVAL,
+      g_param_spec_uint ("reclassify-interval", "Reclassify interval",
+          "roi-list: classify a tracked object again every Nth frame (0 = only once, 1 = "
+          "every frame); the frames in between carry its cached result", 0, G_MAXINT,
+          DEFAULT_RECLASSIFY_INTERVAL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstConvNextClassify:batch-size:
+   *
+   * roi-list: at most this many regions go through one forward call (a frame with more
+   * makes several calls; sync only — async submits one batch per frame and the rest stay
+   * due for the next frames).  Larger batches cost less per region (see the benchmark's
+   * roi rows) but the whole batch waits for its slowest part.  1..256, default 8.
+   */
+  g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_uint ("batch-size", "Batch size",
+          "roi-list: most regions per forward call", 1, MAX_BATCH_SIZE, DEFAULT_BATCH_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+
   gst_element_class_set_static_metadata (element_class, "ConvNeXt classifier",
       "Filter/Analyzer/Video",
       "Classifies video frames with a Hugging Face ConvNeXt checkpoint and attaches the top-k "
@@ -1000,6 +1425,7 @@ gst_convnext_classify_class_init (GstConvNextClassifyClass *klass)
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_convnext_classify_transform_ip);
 
   gst_type_mark_as_plugin_api (GST_TYPE_CONVNEXT_PRECISION, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_CONVNEXT_INFERENCE_REGION, 0);
 }
 
 static void
@@ -1015,7 +1441,16 @@ gst_convnext_classify_init (GstConvNextClassify *self)
   self->post_messages = DEFAULT_POST_MESSAGES;
   self->precision = DEFAULT_PRECISION;
   self->async_inference = DEFAULT_ASYNC_INFERENCE;
+  self->inference_region = DEFAULT_INFERENCE_REGION;
+  self->object_class = g_strdup (DEFAULT_OBJECT_CLASS);
+  self->object_min_width = DEFAULT_OBJECT_MIN_WIDTH;
+  self->object_min_height = DEFAULT_OBJECT_MIN_HEIGHT;
+  self->reclassify_interval = DEFAULT_RECLASSIFY_INTERVAL;
+  self->batch_size = DEFAULT_BATCH_SIZE;
+  self->selection_changed = TRUE;
   self->runner = gst_convnext_runner_new ();
+  self->regions = gst_convnext_regions_new ();
+  self->objects = g_array_new (FALSE, TRUE, sizeof (GstConvNextObject));
   gst_video_info_init (&self->info);
 
   /* In place, never passthrough: transform_ip must run to attach the metadata.  QoS is off

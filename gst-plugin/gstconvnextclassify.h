@@ -29,6 +29,20 @@ typedef enum {
 #define GST_TYPE_CONVNEXT_PRECISION (gst_convnext_precision_get_type ())
 GType gst_convnext_precision_get_type (void);
 
+/**
+ * GstConvNextInferenceRegion:
+ * @GST_CONVNEXT_INFERENCE_REGION_FULL_FRAME: classify the whole frame (the default).
+ * @GST_CONVNEXT_INFERENCE_REGION_ROI_LIST: classify each region a detector attached
+ *   (GstVideoRegionOfInterestMeta; GstAnalyticsODMtd on GStreamer >= 1.24).
+ */
+typedef enum {
+  GST_CONVNEXT_INFERENCE_REGION_FULL_FRAME,
+  GST_CONVNEXT_INFERENCE_REGION_ROI_LIST,
+} GstConvNextInferenceRegion;
+
+#define GST_TYPE_CONVNEXT_INFERENCE_REGION (gst_convnext_inference_region_get_type ())
+GType gst_convnext_inference_region_get_type (void);
+
 GST_ELEMENT_REGISTER_DECLARE (convnextclassify);
 
 G_END_DECLS

@@ -31,6 +31,8 @@ meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   m->frame_pts = GST_CLOCK_TIME_NONE;
   m->inference_time = 0;
   m->age = GST_CLOCK_TIME_NONE;
+  m->n_objects = 0;
+  m->objects = NULL;
   return TRUE;
 }
 
@@ -43,6 +45,12 @@ meta_free (GstMeta *meta, GstBuffer *buffer)
     g_free (m->classes[i].label);
   g_free (m->classes);
   g_free (m->model_name);
+  for (guint i = 0; i < m->n_objects; i++) {
+    for (guint j = 0; j < m->objects[i].n_classes; j++)
+      g_free (m->objects[i].classes[j].label);
+    g_free (m->objects[i].classes);
+  }
+  g_free (m->objects);
 }
 
 static gboolean
@@ -62,6 +70,21 @@ meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type, 
   if (copy == NULL)
     return FALSE;
   copy->age = m->age;
+  gst_convnext_classification_meta_add_objects (copy, m->objects, m->n_objects);
+  if (!GST_META_TRANSFORM_IS_COPY (type)) {
+    /* The objects' boxes are in pixels: follow the new size as videoscale does for ROIs. */
+    GstVideoMetaTransform *trans = data;
+    gint iw = GST_VIDEO_INFO_WIDTH (trans->in_info), ih = GST_VIDEO_INFO_HEIGHT (trans->in_info);
+    gint ow = GST_VIDEO_INFO_WIDTH (trans->out_info), oh = GST_VIDEO_INFO_HEIGHT (trans->out_info);
+
+    for (guint i = 0; i < copy->n_objects && iw > 0 && ih > 0; i++) {
+      GstConvNextObject *o = &copy->objects[i];
+      o->x = (gint) gst_util_uint64_scale_int_round (o->x, ow, iw);
+      o->y = (gint) gst_util_uint64_scale_int_round (o->y, oh, ih);
+      o->w = (guint) gst_util_uint64_scale_int_round (o->w, ow, iw);
+      o->h = (guint) gst_util_uint64_scale_int_round (o->h, oh, ih);
+    }
+  }
   return TRUE;
 }
 
@@ -107,4 +130,27 @@ gst_buffer_add_convnext_classification_meta (GstBuffer *buffer,
   m->frame_pts = frame_pts;
   m->inference_time = inference_time;
   return m;
+}
+
+void
+gst_convnext_classification_meta_add_objects (GstConvNextClassificationMeta *meta,
+    const GstConvNextObject *objects, guint n_objects)
+{
+  g_return_if_fail (meta != NULL);
+  g_return_if_fail (objects != NULL || n_objects == 0);
+
+  if (n_objects == 0)
+    return;
+  meta->objects = g_renew (GstConvNextObject, meta->objects, meta->n_objects + n_objects);
+  for (guint i = 0; i < n_objects; i++) {
+    GstConvNextObject *o = &meta->objects[meta->n_objects + i];
+
+    *o = objects[i];
+    o->classes = g_new0 (GstConvNextClass, MAX (objects[i].n_classes, 1));
+    for (guint j = 0; j < objects[i].n_classes; j++) {
+      o->classes[j] = objects[i].classes[j];
+      o->classes[j].label = g_strdup (objects[i].classes[j].label);
+    }
+  }
+  meta->n_objects += n_objects;
 }

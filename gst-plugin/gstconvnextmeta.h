@@ -25,6 +25,34 @@ typedef struct {
 } GstConvNextClass;
 
 /**
+ * GstConvNextObject: the classification of one detected object (inference-region=roi-list).
+ * @roi_id: the id field of the GstVideoRegionOfInterestMeta it belongs to (as
+ *   gst_buffer_get_video_region_of_interest_meta_id() takes), or -1 when the object came
+ *   from a GstAnalyticsODMtd alone.  Detectors that leave every id 0 (facedetect) make it
+ *   ambiguous: match by box then (the ROI meta itself carries the classification param).
+ * @od_id: id of its GstAnalyticsODMtd in the buffer's GstAnalyticsRelationMeta, or -1.
+ * @has_tracking_id: whether @tracking_id is valid.
+ * @tracking_id: what reclassify-interval keyed the object by (the GstAnalyticsTrackingMtd's
+ *   id on GStreamer >= 1.24, else the ROI meta's id field).
+ * @x, @y, @w, @h: the box that was classified, in pixels of this buffer (clipped to the frame).
+ * @frame_number: the input frame the classification was computed on (older than this buffer
+ *   when reclassify-interval or async-inference reused it).
+ * @n_classes: entries in @classes (top-k after the threshold; may be 0).
+ * @classes: (array length=n_classes): by descending score; labels owned by the meta.
+ */
+typedef struct {
+  gint roi_id;
+  gint od_id;
+  gboolean has_tracking_id;
+  guint64 tracking_id;
+  gint x, y;
+  guint w, h;
+  guint64 frame_number;
+  guint n_classes;
+  GstConvNextClass *classes;
+} GstConvNextObject;
+
+/**
  * GstConvNextClassificationMeta:
  * @meta: parent.
  * @n_classes: number of entries in @classes (top-k after the threshold; may be 0).
@@ -40,6 +68,10 @@ typedef struct {
  *   up to N - 1 frame durations; with async-inference, between about one and two inference
  *   times plus up to a frame period.  (Added after the other fields;
  *   gst_buffer_add_convnext_classification_meta() leaves it GST_CLOCK_TIME_NONE.)
+ * @n_objects: entries in @objects (inference-region=roi-list; 0 in full-frame mode, where
+ *   @classes holds the frame's result; in roi-list mode @n_classes is 0).  Added last.
+ * @objects: (array length=n_objects): one per classified object, in the order of the
+ *   buffer's region metas.  A scale transform (videoscale) rescales their boxes.
  *
  * Survives copies, tee, queue, videoconvert, videoscale and videorate (its transform copies it
  * for copy and video transforms: a whole-frame classification does not depend on size).
@@ -53,6 +85,8 @@ typedef struct {
   GstClockTime frame_pts;
   GstClockTime inference_time;
   GstClockTime age;
+  guint n_objects;
+  GstConvNextObject *objects;
 } GstConvNextClassificationMeta;
 
 GType gst_convnext_classification_meta_api_get_type (void);
@@ -75,6 +109,14 @@ const GstMetaInfo *gst_convnext_classification_meta_get_info (void);
 GstConvNextClassificationMeta *gst_buffer_add_convnext_classification_meta (GstBuffer *buffer,
     const GstConvNextClass *classes, guint n_classes, const gchar *model_name,
     guint64 frame_number, GstClockTime frame_pts, GstClockTime inference_time);
+
+/**
+ * gst_convnext_classification_meta_add_objects:
+ * @meta: a meta of a writable buffer.
+ * @objects: (array length=n_objects): appended, deep-copied (classes and labels).
+ */
+void gst_convnext_classification_meta_add_objects (GstConvNextClassificationMeta *meta,
+    const GstConvNextObject *objects, guint n_objects);
 
 /* The ROI meta convention (DL Streamer): a full-frame GstVideoRegionOfInterestMeta of this
  * roi_type carries a GstStructure param named "classification" with fields label (string),

@@ -170,3 +170,110 @@ gst_convnext_result_new_message (const GstConvNextResult *result, GstObject *src
   add_top_k_arrays (s, result->classes, result->n_classes, "labels", "class-ids", "scores");
   return gst_message_new_element (src, s);
 }
+
+void
+gst_convnext_object_set_classes (GstConvNextObject *object, guint max_classes,
+    const ConvNextClass *top, guint n_top, gdouble threshold)
+{
+  guint n = MIN (n_top, max_classes);
+
+  while (n > 0 && top[n - 1].score < threshold)  /* scores are descending */
+    n--;
+  for (guint i = 0; i < n; i++) {
+    object->classes[i].class_id = top[i].id;
+    object->classes[i].score = top[i].score;
+    object->classes[i].label = (gchar *) top[i].label;
+  }
+  object->n_classes = n;
+}
+
+#if HAVE_GST_ANALYTICS
+static void
+attach_object_analytics (const GstConvNextObject *o, GstBuffer *buf)
+{
+  GstAnalyticsRelationMeta *rmeta = gst_buffer_get_analytics_relation_meta (buf);
+  gfloat *levels = g_newa (gfloat, o->n_classes);
+  GQuark *quarks = g_newa (GQuark, o->n_classes);
+  GstAnalyticsClsMtd mtd;
+
+  for (guint i = 0; i < o->n_classes; i++) {
+    levels[i] = o->classes[i].score;
+    quarks[i] = g_quark_from_string (o->classes[i].label);
+  }
+  /* An ODMtd lives in the relation meta, which therefore exists. */
+  if (rmeta == NULL
+      || !gst_analytics_relation_meta_add_cls_mtd (rmeta, o->n_classes, levels, quarks, &mtd)
+      || !gst_analytics_relation_meta_set_relation (rmeta,
+          GST_ANALYTICS_REL_TYPE_CONTAIN | GST_ANALYTICS_REL_TYPE_RELATE_TO, o->od_id, mtd.id)
+      || !gst_analytics_relation_meta_set_relation (rmeta, GST_ANALYTICS_REL_TYPE_IS_PART_OF,
+          mtd.id, o->od_id))
+    GST_WARNING ("could not relate a GstAnalyticsClsMtd to ODMtd %d of %" GST_PTR_FORMAT,
+        o->od_id, buf);
+}
+#endif
+
+void
+gst_convnext_result_attach_objects (GstBuffer *buf, const GstConvNextObject *objects,
+    GstVideoRegionOfInterestMeta *const *rois, guint n_objects, const gchar *model_name, guint64 frame_number, GstClockTime frame_pts,
+    GstClockTime inference_time)
+{
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstConvNextClassificationMeta *meta;
+
+  meta = gst_buffer_add_convnext_classification_meta (buf, NULL, 0, model_name, frame_number,
+      frame_pts, inference_time);
+  if (GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (frame_pts) && pts >= frame_pts)
+    meta->age = pts - frame_pts;
+  gst_convnext_classification_meta_add_objects (meta, objects, n_objects);
+  for (guint i = 0; i < n_objects; i++) {
+    const GstConvNextObject *o = &objects[i];
+    GstVideoRegionOfInterestMeta *roi = rois[i];
+
+    if (o->n_classes == 0)
+      continue;
+    if (roi != NULL)
+      gst_video_region_of_interest_meta_add_param (roi, make_roi_param (o->classes,
+              o->n_classes, model_name));
+#if HAVE_GST_ANALYTICS
+    if (o->od_id >= 0)
+      attach_object_analytics (o, buf);
+#endif
+  }
+}
+
+GstMessage *
+gst_convnext_result_new_objects_message (const GstConvNextObject *objects, guint n_objects,
+    const gchar *model_name, GstObject *src, const GstSegment *segment, guint64 frame_number,
+    GstClockTime pts, GstClockTime duration, GstClockTime inference_time)
+{
+  GstConvNextResult frame = { 0 };
+  GValue list = G_VALUE_INIT, v = G_VALUE_INIT;
+  GstMessage *msg;
+
+  frame.model_name = model_name;
+  frame.frame_number = frame_number;
+  frame.frame_pts = pts;
+  frame.frame_duration = duration;
+  frame.inference_time = inference_time;
+  msg = gst_convnext_result_new_message (&frame, src, segment);
+
+  gst_value_array_init (&list, n_objects);
+  for (guint i = 0; i < n_objects; i++) {
+    const GstConvNextObject *o = &objects[i];
+    GstStructure *s = gst_structure_new ("object",
+        "roi-id", G_TYPE_INT, o->roi_id,
+        "od-id", G_TYPE_INT, o->od_id,
+        "x", G_TYPE_INT, o->x, "y", G_TYPE_INT, o->y,
+        "w", G_TYPE_INT, (gint) o->w, "h", G_TYPE_INT, (gint) o->h,
+        "frame-number", G_TYPE_UINT64, o->frame_number, NULL);
+
+    if (o->has_tracking_id)
+      gst_structure_set (s, "tracking-id", G_TYPE_UINT64, o->tracking_id, NULL);
+    add_top_k_arrays (s, o->classes, o->n_classes, "labels", "class-ids", "scores");
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, s);
+    gst_value_array_append_and_take_value (&list, &v);
+  }
+  gst_structure_take_value (gst_message_writable_structure (msg), "objects", &list);
+  return msg;
+}

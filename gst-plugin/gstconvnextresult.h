@@ -63,4 +63,31 @@ void gst_convnext_result_attach (const GstConvNextResult *result, GstBuffer *buf
 GstMessage *gst_convnext_result_new_message (const GstConvNextResult *result, GstObject *src,
     const GstSegment *segment);
 
+/* ---- inference-region=roi-list: one result per object ---- */
+
+/* Fills @object (whose @classes has room for @max_classes) from a top-k, dropping the
+ * entries below @threshold; the other fields are the caller's. */
+void gst_convnext_object_set_classes (GstConvNextObject *object, guint max_classes,
+    const ConvNextClass *top, guint n_top, gdouble threshold);
+
+/* Writes a roi-list frame's objects onto @buf (writable): a GstConvNextClassificationMeta
+ * with no frame classes and one entry per object; for each object with classes, a
+ * "classification" param (DL Streamer's fields, as gst_convnext_result_attach()) on its
+ * GstVideoRegionOfInterestMeta @rois[i] (NULL: none), and built with GstAnalytics a GstAnalyticsClsMtd
+ * related to the object's GstAnalyticsODMtd: OD -CONTAIN|RELATE_TO-> Cls (what upstream's
+ * objectdetectionoverlay draws) and Cls -IS_PART_OF-> OD (what DL Streamer's readers follow).
+ * @frame_number / @frame_pts / @inference_time: of the newest classification among them. */
+void gst_convnext_result_attach_objects (GstBuffer *buf, const GstConvNextObject *objects,
+    GstVideoRegionOfInterestMeta *const *rois, guint n_objects, const gchar *model_name, guint64 frame_number, GstClockTime frame_pts,
+    GstClockTime inference_time);
+
+/* The "convnext-classification" message of a roi-list frame (@frame_number, @pts, @duration,
+ * the classifications of @inference_time ns): the usual fields with empty top-k arrays, and
+ * "objects", a GstValueArray of "object" structures: roi-id, od-id (int, -1 = none),
+ * tracking-id (guint64, only when it has one), x, y, w, h (int, frame pixels), frame-number
+ * (guint64: the frame it was classified on), labels, class-ids, scores. */
+GstMessage *gst_convnext_result_new_objects_message (const GstConvNextObject *objects,
+    guint n_objects, const gchar *model_name, GstObject *src, const GstSegment *segment,
+    guint64 frame_number, GstClockTime pts, GstClockTime duration, GstClockTime inference_time);
+
 G_END_DECLS

@@ -483,7 +483,8 @@ gst_convnext_runner_acquire (GstConvNextRunner *runner, guint n_items, guint hei
   req->top_k = num_labels;
   req->preprocess_time = req->inference_time = 0;
   for (guint i = 0; i < n_items; i++) {
-    req->items[i].tag = (GstConvNextTag) { 0, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE };
+    req->items[i].tag = (GstConvNextTag) { .pts = GST_CLOCK_TIME_NONE,
+      .duration = GST_CLOCK_TIME_NONE, .roi_id = -1, .od_id = -1 };
     req->items[i].n_classes = 0;
   }
   return req;

@@ -39,15 +39,26 @@ typedef struct _GstConvNextRunner GstConvNextRunner;
 
 /**
  * GstConvNextTag: where one item of a request came from; the runner copies it through
- * untouched (issue 16 adds the region's id and tracking id here).
+ * untouched, so that a result (async: frames later) is matched to what it was computed for.
  * @frame_number: index of the source frame since the element started.
  * @pts: that frame's PTS (GST_CLOCK_TIME_NONE if none).
  * @duration: that frame's duration (GST_CLOCK_TIME_NONE if none).
+ * @is_region: FALSE: the whole frame; TRUE: the region below (inference-region=roi-list).
+ * @roi_id, @od_id: the region's GstVideoRegionOfInterestMeta / GstAnalyticsODMtd ids on
+ *   that frame, or -1.
+ * @has_key, @key: its tracking key (gstconvnextregions.h), which matches the result to the
+ *   object on later frames.
+ * @box: the region, clipped to the frame, in frame pixels.
  */
 typedef struct {
   guint64 frame_number;
   GstClockTime pts;
   GstClockTime duration;
+  gboolean is_region;
+  gint roi_id, od_id;
+  gboolean has_key;
+  guint64 key;
+  ConvNextRect box;
 } GstConvNextTag;
 
 /**
