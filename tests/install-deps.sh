@@ -12,6 +12,7 @@ PACKAGES="
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   python3-numpy python3-pil
   darknet python3-skimage
+  gstreamer1.0-opencv opencv-data
   valgrind
 "
 # Only for this host: tests/debian13/run.sh makes the Debian 13 chroot with mmdebstrap (nothing
