@@ -26,6 +26,26 @@
  *   inference-time (all guint64 ns, GST_CLOCK_TIME_NONE when unknown), model-name, and the
  *   top-k as GstValueArrays labels (string), class-ids (int), scores (double).
  *
+ * ## Per-object classification: inference-region=roi-list
+ * Behind a detector the element classifies each region instead of the frame:
+ * |[
+ * gst-launch-1.0 filesrc location=photo.png ! pngdec ! videoconvert ! facedetect display=false ! \
+ *     videoconvert ! convnextclassify inference-region=roi-list object-class=face ! fakesink
+ * ]|
+ * Each selected GstVideoRegionOfInterestMeta (and, on GStreamer >= 1.24, GstAnalyticsODMtd)
+ * is cropped (clipped to the frame) and preprocessed exactly as ConvNextImageProcessor would
+ * preprocess that crop saved as an image; empty and outside regions are skipped (DEBUG log).
+ * #GstConvNextClassify:object-class, #GstConvNextClassify:object-min-width and
+ * #GstConvNextClassify:object-min-height select the regions;
+ * #GstConvNextClassify:reclassify-interval re-uses an object's result by tracking id;
+ * #GstConvNextClassify:batch-size caps the regions per forward call.  Each object's result:
+ * a "classification" param on its ROI meta, an entry of #GstConvNextClassificationMeta's
+ * objects (ROI id, OD id, tracking id, box, source frame, top-k; the frame-level classes are
+ * empty and there is no full-frame "convnext" ROI), on >= 1.24 a #GstAnalyticsClsMtd related
+ * to its ODMtd (OD -CONTAIN|RELATE_TO-> Cls, Cls -IS_PART_OF-> OD), and with post-messages an
+ * "objects" array (roi-id, od-id, tracking-id, x, y, w, h, frame-number, labels, class-ids,
+ * scores) in the message of each frame on which objects were classified.
+ *
  * No NaN or infinite score is ever attached or posted: a checkpoint whose weights hold any
  * fails to start (the error names the tensor); a frame on which the network overflows
  * float32 carries an empty result (0 classes, no ROI param, empty arrays in the message) and
