@@ -161,6 +161,63 @@ GST_START_TEST (test_nothing_above_threshold)
 }
 GST_END_TEST;
 
+/* roi-list on ODMtds alone: each OD (with a TrackingMtd) gets a ClsMtd related OD
+ * -CONTAIN|RELATE_TO-> Cls and Cls -IS_PART_OF-> OD whose levels are the object's scores; the
+ * object is keyed by its tracking id, so reclassify-interval=0 classifies it once; a "car"
+ * OD outside object-class gets nothing. */
+GST_START_TEST (test_roi_list_od)
+{
+  GstHarness *h = classify_harness ("inference-region=roi-list object-class=person "
+      "reclassify-interval=0 top-k=3");
+
+  for (guint f = 0; f < 3; f++) {
+    GstBuffer *in = grey_frame (), *out;
+    GstAnalyticsRelationMeta *rmeta = gst_buffer_add_analytics_relation_meta (in);
+    GstAnalyticsODMtd od, car;
+    GstAnalyticsTrackingMtd track;
+    GstAnalyticsClsMtd cls;
+    GstConvNextClassificationMeta *meta;
+
+    fail_unless (gst_analytics_relation_meta_add_od_mtd (rmeta,
+            g_quark_from_string ("person"), 2 + f, 3, 30, 40, 0.8f, &od));
+    fail_unless (gst_analytics_relation_meta_add_od_mtd (rmeta, g_quark_from_string ("car"),
+            1, 1, 20, 20, 0.9f, &car));
+    fail_unless (gst_analytics_relation_meta_add_tracking_mtd (rmeta, 77, 0, &track));
+    fail_unless (gst_analytics_relation_meta_set_relation (rmeta,
+            GST_ANALYTICS_REL_TYPE_RELATE_TO, od.id, track.id));
+    GST_BUFFER_PTS (in) = f * GST_SECOND / 30;
+    fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+    out = gst_harness_pull (h);
+    meta = gst_buffer_get_convnext_classification_meta (out);
+    fail_unless (meta != NULL);
+    fail_unless_equals_int (meta->n_objects, 1);
+    fail_unless_equals_int (meta->objects[0].roi_id, -1);
+    fail_unless_equals_int (meta->objects[0].od_id, od.id);
+    fail_unless (meta->objects[0].has_tracking_id);
+    fail_unless_equals_int (meta->objects[0].tracking_id, 77);
+    fail_unless_equals_int (meta->objects[0].frame_number, 0);
+    fail_unless_equals_int (meta->objects[0].x, 2 + f);
+    rmeta = gst_buffer_get_analytics_relation_meta (out);
+    fail_unless (gst_analytics_relation_meta_get_direct_related (rmeta, od.id,
+            GST_ANALYTICS_REL_TYPE_RELATE_TO, gst_analytics_cls_mtd_get_mtd_type (), NULL,
+            (GstAnalyticsMtd *) & cls));
+    fail_unless (gst_analytics_relation_meta_get_relation (rmeta, od.id, cls.id)
+        & GST_ANALYTICS_REL_TYPE_CONTAIN);
+    fail_unless_equals_int (gst_analytics_relation_meta_get_relation (rmeta, cls.id, od.id),
+        GST_ANALYTICS_REL_TYPE_IS_PART_OF);
+    fail_unless_equals_int (gst_analytics_cls_mtd_get_length (&cls), meta->objects[0].n_classes);
+    for (guint i = 0; i < meta->objects[0].n_classes; i++)
+      fail_unless (fabs (gst_analytics_cls_mtd_get_level (&cls, i)
+              - meta->objects[0].classes[i].score) <= LEVEL_TOL);
+    fail_if (gst_analytics_relation_meta_get_direct_related (rmeta, car.id,
+            GST_ANALYTICS_REL_TYPE_ANY, gst_analytics_cls_mtd_get_mtd_type (), NULL,
+            (GstAnalyticsMtd *) & cls));
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 static Suite *
 analytics_suite (void)
 {
@@ -172,6 +229,7 @@ analytics_suite (void)
   tcase_add_test (tc, test_cls_mtd_matches_meta);
   tcase_add_test (tc, test_adds_to_upstream_relation_meta);
   tcase_add_test (tc, test_nothing_above_threshold);
+  tcase_add_test (tc, test_roi_list_od);
   return s;
 }
 
