@@ -175,7 +175,7 @@ gather_od (GstConvNextRegions *regions, GstBuffer *buf, guint width, guint heigh
       GstConvNextRegion *r = &g_array_index (regions->regions, GstConvNextRegion, i);
       GstVideoRegionOfInterestMeta *roi = r->roi;
 
-      if (r->od_id < 0 && roi && roi->x == x && roi->y == y && (gint) roi->w == w
+      if (r->od_id < 0 && roi && (gint) roi->x == x && (gint) roi->y == y && (gint) roi->w == w
           && (gint) roi->h == h && roi->roi_type == label) {
         r->od_id = od.id;
         if (has_key) {
