@@ -18,6 +18,11 @@
  * scores are softmax probabilities printed with the fewest digits that give back the same
  * float. A frame without metadata prints only frame, pts and an empty top_k.
  *
+ * --objects CLASSES (inference-region=roi-list, SOURCE ending in a detector such as facedetect):
+ * top_k is empty and "objects" lists each classified object:
+ *   "objects":[{"roi_id":0,"box":[x,y,w,h],"source_frame":0,"tracking_id":0,"top_k":[...]}]
+ * (box in frame pixels; tracking_id null when the object has none).
+ *
  * Built against GStreamer >= 1.24, a frame without GstConvNextClassificationMeta (results from
  * another element) is read from the first GstAnalyticsClsMtd of its GstAnalyticsRelationMeta,
  * which convnextclassify writes too: labels from its quarks, scores from its levels, class_id
@@ -146,7 +151,34 @@ frame_to_json (guint64 frame, GstBuffer *buf, const GstConvNextClassificationMet
   if (meta == NULL)
     append_analytics_top_k (out, buf);
 #endif
-  g_string_append (out, "]}");
+  g_string_append_c (out, ']');
+  /* inference-region=roi-list: one entry per object, with its box (frame pixels). */
+  if (meta && meta->n_objects > 0) {
+    g_string_append (out, ",\"objects\":[");
+    for (guint i = 0; i < meta->n_objects; i++) {
+      const GstConvNextObject *o = &meta->objects[i];
+
+      g_string_append_printf (out, "%s{\"roi_id\":%d,\"box\":[%d,%d,%u,%u],"
+          "\"source_frame\":%" G_GUINT64_FORMAT ",\"tracking_id\":", i ? "," : "",
+          o->roi_id, o->x, o->y, o->w, o->h, o->frame_number);
+      if (o->has_tracking_id)
+        g_string_append_printf (out, "%" G_GUINT64_FORMAT, o->tracking_id);
+      else
+        g_string_append (out, "null");
+      g_string_append (out, ",\"top_k\":[");
+      for (guint k = 0; k < o->n_classes; k++) {
+        g_string_append_printf (out, "%s{\"class_id\":%u,\"label\":", k ? "," : "",
+            o->classes[k].class_id);
+        append_json_string (out, o->classes[k].label);
+        g_string_append (out, ",\"score\":");
+        append_json_float (out, o->classes[k].score);
+        g_string_append_c (out, '}');
+      }
+      g_string_append (out, "]}");
+    }
+    g_string_append_c (out, ']');
+  }
+  g_string_append_c (out, '}');
   return g_string_free (out, FALSE);
 }
 
@@ -355,8 +387,13 @@ main (int argc, char **argv)
   g_autofree gchar *annotate = NULL;
   gboolean stats = FALSE;
   gboolean analytics = FALSE;
+  g_autofree gchar *object_class = NULL;
   g_auto (GStrv) rest = NULL;
   GOptionEntry entries[] = {
+    { "objects", 'o', 0, G_OPTION_ARG_STRING, &object_class,
+      "Classify the regions a detector in SOURCE attached (inference-region=roi-list) whose type "
+      "is in this comma-separated list (\"\" = all); each line gets \"objects\" with boxes",
+      "CLASSES" },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
         "Hugging Face ConvNeXt checkpoint directory (default: the built-in default model)", "DIR" },
     { "top-k", 'k', 0, G_OPTION_ARG_INT, &top_k, "Classes per frame (default: the element's, 5)",
@@ -443,6 +480,10 @@ main (int argc, char **argv)
     g_object_set (classify, "threshold", threshold, NULL);
   if (threads >= 0)
     g_object_set (classify, "threads", (guint) threads, NULL);
+  if (object_class) {
+    gst_util_set_object_arg (G_OBJECT (classify), "inference-region", "roi-list");
+    g_object_set (classify, "object-class", object_class, NULL);
+  }
   app.classify_src = gst_element_get_static_pad (classify, "src");
   gst_object_unref (classify);
   sink = gst_bin_get_by_name (GST_BIN (app.pipeline), "sink");
