@@ -98,6 +98,7 @@
 #include <gst/video/video.h>
 
 #include "gstconvnextregions.h"
+#include "gstconvnextmodelcache.h"
 #include "gstconvnextresult.h"
 #include "gstconvnextrunner.h"
 
@@ -119,6 +120,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_convnext_classify_debug);
 #define DEFAULT_RECLASSIFY_INTERVAL 1
 #define DEFAULT_BATCH_SIZE 8
 #define MAX_BATCH_SIZE 256
+#define DEFAULT_SHARE_MODEL TRUE
 
 /* The reported latency is re-announced when an inference is this much slower than it. */
 #define LATENCY_GROWTH 1.25
@@ -140,6 +142,7 @@ enum {
   PROP_OBJECT_MIN_HEIGHT,
   PROP_RECLASSIFY_INTERVAL,
   PROP_BATCH_SIZE,
+  PROP_SHARE_MODEL,
 };
 
 /* The layouts convnext_preprocessor_process() accepts, by GstVideoFormat. */
@@ -199,7 +202,9 @@ struct _GstConvNextClassify {
   guint n_objects_room;
 
   /* From start() to stop(). */
-  ConvNextModel *model;
+  ConvNextModel *model;         /* from the model cache, maybe shared with other instances */
+  gchar **labels;               /* labels-file's, or NULL: the instance's own, not the model's */
+  gboolean share_model;
   ConvNextPreprocessor *pre;
   guint num_labels;
   gboolean async;               /* async-inference as of start() */
@@ -310,6 +315,9 @@ gst_convnext_classify_set_property (GObject *object, guint prop_id, const GValue
       self->precision = g_value_get_enum (value);
       needs_reload = TRUE;
       break;
+    case PROP_SHARE_MODEL:
+      self->share_model = g_value_get_boolean (value);
+      break;
     case PROP_ASYNC_INFERENCE:
       self->async_inference = g_value_get_boolean (value);
       needs_reload = TRUE;
@@ -381,6 +389,9 @@ gst_convnext_classify_get_property (GObject *object, guint prop_id, GValue *valu
     case PROP_PRECISION:
       g_value_set_enum (value, self->precision);
       break;
+    case PROP_SHARE_MODEL:
+      g_value_set_boolean (value, self->share_model);
+      break;
     case PROP_ASYNC_INFERENCE:
       g_value_set_boolean (value, self->async_inference);
       break;
@@ -413,8 +424,10 @@ gst_convnext_classify_get_property (GObject *object, guint prop_id, GValue *valu
  * start / stop: the model's lifetime
  * ------------------------------------------------------------------------------------------ */
 
-/* One label per line (convnext_labels_load says how lines are split). */
-static gboolean
+/* One label per line (convnext_labels_load says how lines are split).  The labels are the
+ * instance's (the runner maps class ids to them): the model may be shared with instances
+ * that have other labels or none. */
+static gchar **
 load_labels_file (ConvNextModel *model, const gchar *path, GError **error)
 {
   g_auto (GStrv) lines = NULL;
@@ -423,14 +436,15 @@ load_labels_file (ConvNextModel *model, const gchar *path, GError **error)
   lines = convnext_labels_load (path, &n, error);
   if (lines == NULL) {
     g_prefix_error (error, "labels-file: ");
-    return FALSE;
+    return NULL;
   }
-
-  if (!convnext_model_set_labels (model, (const char *const *) lines, n, error)) {
-    g_prefix_error (error, "labels-file %s: ", path);
-    return FALSE;
+  if (n != convnext_model_get_num_labels (model)) {
+    g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT,
+        "labels-file %s: %u labels given, but model %s has %u classes", path, n,
+        convnext_model_get_name (model), convnext_model_get_num_labels (model));
+    return NULL;
   }
-  return TRUE;
+  return g_steal_pointer (&lines);
 }
 
 /* Joins the inference thread, then frees what it used. */
@@ -438,7 +452,9 @@ static void
 free_model (GstConvNextClassify *self)
 {
   gst_convnext_runner_stop (self->runner);
-  g_clear_pointer (&self->model, convnext_model_free);
+  gst_convnext_runner_set_labels (self->runner, NULL);
+  g_clear_pointer (&self->labels, g_strfreev);
+  g_clear_pointer (&self->model, gst_convnext_model_cache_release);
   g_clear_pointer (&self->pre, convnext_preprocessor_free);
   g_clear_pointer (&self->result, gst_convnext_result_free);
   self->num_labels = 0;
@@ -456,12 +472,14 @@ gst_convnext_classify_start (GstBaseTransform *trans)
   g_autofree gchar *model_dir = NULL;
   g_autofree gchar *labels_file = NULL;
   ConvNextParams params;
+  gboolean share_model;
   guint width, height;
 
   convnext_params_init (&params);
   GST_OBJECT_LOCK (self);
   model_dir = g_strdup (self->model_dir ? self->model_dir : convnext_default_model_dir ());
   labels_file = g_strdup (self->labels_file);
+  share_model = self->share_model;
   params.n_threads = self->threads;
   params.precision = self->precision == GST_CONVNEXT_PRECISION_BF16 ? CONVNEXT_PRECISION_BF16
       : self->precision == GST_CONVNEXT_PRECISION_INT8 ? CONVNEXT_PRECISION_INT8
@@ -470,7 +488,7 @@ gst_convnext_classify_start (GstBaseTransform *trans)
   self->latency = 0;
   GST_OBJECT_UNLOCK (self);
 
-  self->model = convnext_model_new (model_dir, &params, &error);
+  self->model = gst_convnext_model_cache_acquire (model_dir, &params, share_model, &error);
   if (self->model == NULL)
     goto failed;
   /* The element feeds RGB pixel_values and reports classes: a bare backbone can't serve. */
@@ -487,8 +505,12 @@ gst_convnext_classify_start (GstBaseTransform *trans)
         "convnextclassify needs ConvNextForImageClassification", model_dir);
     goto failed;
   }
-  if (labels_file != NULL && !load_labels_file (self->model, labels_file, &error))
-    goto failed;
+  if (labels_file != NULL) {
+    self->labels = load_labels_file (self->model, labels_file, &error);
+    if (self->labels == NULL)
+      goto failed;
+    gst_convnext_runner_set_labels (self->runner, (const gchar *const *) self->labels);
+  }
   self->pre = convnext_preprocessor_new (model_dir, &error);
   if (self->pre == NULL)
     goto failed;
@@ -1342,6 +1364,22 @@ gst_convnext_classify_class_init (GstConvNextClassifyClass *klass)
    * the newest frame; the element adds no latency (see the element's documentation).
    * Set at READY→PAUSED.
    */
+  /**
+   * GstConvNextClassify:share-model:
+   *
+   * TRUE (the default): instances of the process that load the same checkpoint (same files
+   * on disk, by device/inode/size/mtime) with the same precision share one loaded model —
+   * weights once, each instance with its own activations (gstconvnextmodelcache.h).
+   * FALSE: this instance loads a private copy.  Needed to measure what sharing saves (the
+   * benchmark's unshared rows) and for a user who wants an instance's model isolated from
+   * the others (no name is needed to share: the checkpoint identity is the key, so DL
+   * Streamer's model-instance-id is not added).  Read at start.
+   */
+  g_object_class_install_property (gobject_class, PROP_SHARE_MODEL,
+      g_param_spec_boolean ("share-model", "Share model",
+          "Share the loaded model with the process's other instances that load the same "
+          "checkpoint with the same precision (FALSE: a private copy); read at start",
+          DEFAULT_SHARE_MODEL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_ASYNC_INFERENCE,
       g_param_spec_boolean ("async-inference", "Async inference",
           "Never wait for the network: frames leave at once with the latest finished result "
@@ -1468,6 +1506,7 @@ gst_convnext_classify_init (GstConvNextClassify *self)
   self->reclassify_interval = DEFAULT_RECLASSIFY_INTERVAL;
   self->batch_size = DEFAULT_BATCH_SIZE;
   self->selection_changed = TRUE;
+  self->share_model = DEFAULT_SHARE_MODEL;
   self->runner = gst_convnext_runner_new ();
   self->regions = gst_convnext_regions_new ();
   self->objects = g_array_new (FALSE, TRUE, sizeof (GstConvNextObject));

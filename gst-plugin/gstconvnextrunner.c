@@ -111,9 +111,16 @@ struct _GstConvNextRunner {
   float *logits;                /* [n_items, num_labels] */
   gsize logits_capacity;
   gulong test_delay_us;
+  const gchar *const *labels;   /* the instance's labels-file, or NULL (set while stopped) */
   guint best;                   /* the faster team */
   guint since_try, try_every;   /* passes since the other team was last tried, and how often */
 };
+
+void
+gst_convnext_runner_set_labels (GstConvNextRunner *runner, const gchar *const *labels)
+{
+  runner->labels = labels;
+}
 
 GstConvNextRunner *
 gst_convnext_runner_new (void)
@@ -239,6 +246,10 @@ infer (GstConvNextRunner *runner, guint num_labels, Request *r, GError **error)
   for (guint i = 0; i < req->n_items; i++)
     req->items[i].n_classes = convnext_model_top_k (model, runner->logits + (gsize) i * num_labels,
         req->top_k, req->items[i].classes);
+  if (runner->labels != NULL)
+    for (guint i = 0; i < req->n_items; i++)
+      for (guint j = 0; j < req->items[i].n_classes; j++)
+        req->items[i].classes[j].label = runner->labels[req->items[i].classes[j].id];
   req->inference_time = req->preprocess_time + (g_get_monotonic_time () - start) * GST_USECOND;
   return TRUE;
 }

@@ -123,6 +123,12 @@ void gst_convnext_runner_free (GstConvNextRunner *runner);
 gboolean gst_convnext_runner_start (GstConvNextRunner *runner, ConvNextModel *model,
     const ConvNextParams *params, GError **error);
 
+/* Labels for the class ids in the results instead of the model's (a labels-file): the model
+ * may be shared by instances with other labels, so they are the runner's, not the model's.
+ * @labels: (nullable): num_labels strings, borrowed until the next call or stop; NULL = the
+ * model's.  Call while stopped (before start). */
+void gst_convnext_runner_set_labels (GstConvNextRunner *runner, const gchar *const *labels);
+
 /* Drops every queued or finished request, waits for the forward pass in progress (if any),
  * joins the worker and frees its context (and so its model reference).  Safe when not
  * started. */

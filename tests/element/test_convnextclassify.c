@@ -9,6 +9,7 @@
  * against PyTorch.
  */
 #include <glib/gstdio.h>
+#include <gmodule.h>
 #include <gst/app/gstappsink.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -1497,6 +1498,203 @@ GST_START_TEST (test_default_model)
 }
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------------------------
+ * The model cache (gstconvnextmodelcache.h): instances share one model per checkpoint.
+ * ------------------------------------------------------------------------------------------ */
+
+/* The plugin's testing hook gst_convnext_model_cache_get_size(), found in the loaded plugin. */
+static guint
+cache_size (void)
+{
+  static guint (*get_size) (void);
+
+  if (get_size == NULL) {
+    GstPlugin *plugin = gst_registry_find_plugin (gst_registry_get (), "convnext");
+    GModule *module;
+
+    fail_unless (plugin != NULL);
+    plugin = gst_plugin_load (plugin);
+    module = g_module_open (gst_plugin_get_filename (plugin), G_MODULE_BIND_LOCAL);
+    fail_unless (module != NULL, "%s", g_module_error ());
+    fail_unless (g_module_symbol (module, "gst_convnext_model_cache_get_size",
+            (gpointer *) &get_size));
+    gst_object_unref (plugin);
+  }
+  return get_size ();
+}
+
+/* The pattern through @h gives the PyTorch reference of expected_pattern.h. */
+static void
+check_pattern (GstHarness *h, const gchar *label_prefix)
+{
+  ConvNextClass expected[N_LABELS];
+  gchar *labels[N_LABELS];
+  GstVideoInfo info;
+  GstBuffer *out;
+
+  for (guint i = 0; i < N_LABELS; i++) {
+    expected[i].id = expected_pattern_ids[i];
+    expected[i].score = expected_pattern_scores[i];
+    labels[i] = label_prefix ? g_strdup_printf ("%s %u", label_prefix, expected[i].id) : NULL;
+    expected[i].label = labels[i];
+  }
+  out = gst_harness_push_and_pull (h, make_frame (GST_VIDEO_FORMAT_RGB, PATTERN_WIDTH,
+          PATTERN_HEIGHT, &info));
+  check_result (out, expected, N_LABELS, REFERENCE_TOLERANCE, "tiny-noresize", PATTERN_WIDTH,
+      PATTERN_HEIGHT);
+  gst_buffer_unref (out);
+  for (guint i = 0; i < N_LABELS; i++)
+    g_free (labels[i]);
+}
+
+static GstHarness *
+pattern_harness (const gchar *first_property, ...)
+{
+  GstElement *element = gst_element_factory_make ("convnextclassify", NULL);
+  GstHarness *h;
+  GstVideoInfo info;
+  va_list args;
+
+  fail_unless (element != NULL);
+  g_object_set (element, "model", TINY_NORESIZE_MODEL_DIR, "top-k", N_LABELS, "threads", 1,
+      NULL);
+  va_start (args, first_property);
+  if (first_property)
+    g_object_set_valist (G_OBJECT (element), first_property, args);
+  va_end (args);
+  h = gst_harness_new_with_element (element, "sink", "src");
+  gst_object_unref (element);
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, PATTERN_WIDTH, PATTERN_HEIGHT);
+  gst_harness_set_src_caps (h, gst_video_info_to_caps (&info));
+  return h;
+}
+
+/* 4 instances, 2 with labels-files of their own: one model; each result is the reference with
+ * its own labels (none leaks to the others); the model goes with the last stop. */
+GST_START_TEST (test_shared_instances)
+{
+  gchar *path = write_labels (N_LABELS, "\n");
+  gchar *other = g_strdup_printf ("%s.other", path);
+  GString *s = g_string_new (NULL);
+  GstHarness *h[4];
+
+  for (guint i = 0; i < N_LABELS; i++)
+    g_string_append_printf (s, "other %u\n", i);
+  fail_unless (g_file_set_contents (other, s->str, -1, NULL));
+  fail_unless_equals_int (cache_size (), 0);
+  h[0] = pattern_harness ("labels-file", path, NULL);
+  h[1] = pattern_harness (NULL);
+  h[2] = pattern_harness ("labels-file", other, NULL);
+  h[3] = pattern_harness ("threads", 2, NULL);
+  fail_unless_equals_int (cache_size (), 1);
+  for (guint round = 0; round < 2; round++) {
+    check_pattern (h[0], "label number");
+    check_pattern (h[1], NULL);
+    check_pattern (h[2], "other");
+    check_pattern (h[3], NULL);
+  }
+  for (guint i = 0; i < 4; i++) {
+    fail_unless_equals_int (cache_size (), 1);
+    gst_harness_teardown (h[i]);
+  }
+  fail_unless_equals_int (cache_size (), 0);
+
+  /* share-model=FALSE: a private copy, not in the cache. */
+  h[0] = pattern_harness ("share-model", FALSE, NULL);
+  fail_unless_equals_int (cache_size (), 0);
+  check_pattern (h[0], NULL);
+  gst_harness_teardown (h[0]);
+  g_unlink (other);
+  g_unlink (path);
+  g_free (other);
+  g_free (path);
+  g_string_free (s, TRUE);
+}
+GST_END_TEST;
+
+/* f32 and int8 of one checkpoint are different networks: two models. */
+GST_START_TEST (test_shared_precisions_apart)
+{
+  g_autofree gchar *config_path = g_build_filename (TINY_MODEL_DIR, "config.json", NULL);
+  g_autofree gchar *config = NULL;
+  g_autofree gchar *calibration = NULL;
+  g_autofree gfloat *pixels = g_new (gfloat, 3 * 32 * 32);
+  GError *error = NULL;
+  ConvNextModel *model;
+  ConvNextCalibrator *cal;
+  GstHarness *a, *b;
+  gchar *dir;
+
+  fail_unless (g_file_get_contents (config_path, &config, NULL, NULL));
+  dir = broken_model ("config.json", config, -1);       /* a copy of models/tiny */
+  calibration = g_build_filename (dir, "int8_calibration.json", NULL);
+  model = convnext_model_new (dir, NULL, &error);
+  fail_unless (model != NULL, "%s", error ? error->message : "");
+  cal = convnext_calibrator_new (model);
+  for (guint i = 0; i < 3 * 32 * 32; i++)
+    pixels[i] = (gfloat) ((i * 37) % 101) / 50.0f - 1.0f;
+  fail_unless (convnext_calibrator_add (cal, pixels, 1, 32, 32, &error), "%s", error->message);
+  fail_unless (convnext_calibrator_save (cal, calibration, &error), "%s", error->message);
+  convnext_calibrator_free (cal);
+  convnext_model_unref (model);
+
+  a = harness_new ("model", dir, NULL);
+  fail_unless_equals_int (cache_size (), 1);
+  {
+    GstElement *element = gst_element_factory_make ("convnextclassify", NULL);
+    g_object_set (element, "model", dir, "threads", 1, NULL);
+    gst_util_set_object_arg (G_OBJECT (element), "precision", "int8");
+    b = gst_harness_new_with_element (element, "sink", "src");
+    gst_object_unref (element);
+  }
+  fail_unless_equals_int (cache_size (), 2);
+  gst_harness_teardown (b);
+  fail_unless_equals_int (cache_size (), 1);
+  gst_harness_teardown (a);
+  fail_unless_equals_int (cache_size (), 0);
+  g_unlink (calibration);
+  remove_model (dir);
+}
+GST_END_TEST;
+
+/* A checkpoint rewritten on disk while an instance runs: the next start loads the new file
+ * (here weights set to NaN, which the loader refuses), not the cached model. */
+GST_START_TEST (test_shared_not_stale)
+{
+  gchar *dir = patched_weights_model ("classifier.weight", 0.0f);
+  gchar *weights = g_build_filename (dir, "model.safetensors", NULL);
+  gchar *nan_dir = patched_weights_model ("classifier.weight", NAN);
+  gchar *nan_weights = g_build_filename (nan_dir, "model.safetensors", NULL);
+  GstHarness *a = harness_new ("model", dir, NULL);
+  GstHarness *b;
+  GstVideoInfo info;
+  GError *error;
+
+  fail_unless_equals_int (cache_size (), 1);
+  b = harness_new ("model", dir, NULL);
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, 64, 48);
+  gst_harness_set_src_caps (b, gst_video_info_to_caps (&info));
+  fail_unless_equals_int (cache_size (), 1);
+  gst_harness_teardown (b);
+
+  /* Replace the weights file as g_file_set_contents() does (rename over it): same name and
+   * size, another inode. */
+  fail_unless (g_rename (nan_weights, weights) == 0);
+  error = start_error (dir, NULL);
+  fail_unless (error != NULL, "the cached model was served for a changed file");
+  fail_unless (strstr (error->message, "classifier.weight") != NULL, "%s", error->message);
+  g_error_free (error);
+  fail_unless_equals_int (cache_size (), 1);
+  gst_harness_teardown (a);
+  fail_unless_equals_int (cache_size (), 0);
+  remove_model (nan_dir);
+  remove_model (dir);
+  g_free (nan_weights);
+  g_free (weights);
+}
+GST_END_TEST;
+
+
 static Suite *
 convnextclassify_suite (void)
 {
@@ -1505,12 +1703,14 @@ convnextclassify_suite (void)
   TCase *stream = tcase_create ("stream");
   TCase *errors = tcase_create ("errors");
   TCase *pipelines = tcase_create ("pipelines");
+  TCase *shared = tcase_create ("shared");
 
   /* Generous for valgrind and ASan; each test takes about a second natively. */
   tcase_set_timeout (formats, 300);
   tcase_set_timeout (stream, 300);
   tcase_set_timeout (errors, 300);
   tcase_set_timeout (pipelines, 600);
+  tcase_set_timeout (shared, 300);
 
   suite_add_tcase (s, formats);
   tcase_add_test (formats, test_each_format);
@@ -1550,6 +1750,11 @@ convnextclassify_suite (void)
   tcase_add_test (pipelines, test_live_source);
   tcase_add_test (pipelines, test_state_cycles);
   tcase_add_test (pipelines, test_property_stress);
+
+  suite_add_tcase (s, shared);
+  tcase_add_test (shared, test_shared_instances);
+  tcase_add_test (shared, test_shared_precisions_apart);
+  tcase_add_test (shared, test_shared_not_stale);
   return s;
 }
 
