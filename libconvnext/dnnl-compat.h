@@ -1,6 +1,6 @@
-/* dnnl-compat.h: the oneDNN 3 C API shape on oneDNN 2.6 and 3.x alike.  Private to network.c.
+/* dnnl-compat.h: the oneDNN 3 C API shape on oneDNN 2.6 and 3.x alike.  Private to the network*.c files.
  *
- * oneDNN 3 changed two things network.c meets (NOTES.md, "oneDNN 3.x"):
+ * oneDNN 3 changed two things the network files meet (NOTES.md, "oneDNN 3.x"):
  * - a memory descriptor is an opaque handle, created and destroyed (v2: a struct on the stack
  *   that anyone may read).  Here: Md (owned, g_auto) and ConstMd (borrowed, what every
  *   function takes and every query returns), read with md_dims() and md_data_type();
@@ -9,7 +9,7 @@
  *   generic dnnl_primitive_desc_create).  Here: the v3 call with "dnnl_" dropped and
  *   "primitive_desc" spelt "pd", same arguments in the same order; and two post-ops whose
  *   arguments changed.
- * Everything else network.c uses (engine, stream, memory, attributes, binary post-ops, reorder,
+ * Everything else the network files use (engine, stream, memory, attributes, binary post-ops, reorder,
  * primitive descriptor queries, execute) is the same on both and called directly.
  *
  * Adding a primitive kind: one *_pd_create() below with the v3 signature; its v2 branch

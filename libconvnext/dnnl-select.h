@@ -1,5 +1,5 @@
 /* dnnl-select.h: which oneDNN implementation each primitive of a network gets.  Private to
- * the files that see oneDNN (network.c).
+ * the files that see oneDNN (network*.c).
  *
  * oneDNN answers a primitive descriptor request with the first implementation on its list that
  * accepts the request, and the last one on every list is a reference kernel (its name starts

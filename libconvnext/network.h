@@ -1,4 +1,4 @@
-/* The ConvNeXt forward pass as a oneDNN network.  network.c is the only file that sees
+/* The ConvNeXt forward pass as a oneDNN network.  network*.c are the only files that see
  * oneDNN; everything it needs from the rest of the library is ConvNextConfig and
  * ConvNextWeights (both borrowed: they must outlive the backend). */
 #pragma once
