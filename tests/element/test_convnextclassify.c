@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <gmodule.h>
 #include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
@@ -1694,6 +1695,174 @@ GST_START_TEST (test_shared_not_stale)
 }
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------------------------
+ * Many streams on one model, concurrently: 4 branches of one pipeline, 4 pipelines.
+ * ------------------------------------------------------------------------------------------ */
+
+#define STREAM_FRAMES 4
+/* Bound on any wait of these tests (natively each takes well under a second; TSan, valgrind). */
+#define STREAM_TIMEOUT (120 * GST_SECOND)
+
+/* The streaming thread each convnextclassify's sink pad saw, to show the branches run apart. */
+static GstPadProbeReturn
+record_thread (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  g_atomic_pointer_set ((gpointer *) user_data, g_thread_self ());
+  return GST_PAD_PROBE_OK;
+}
+
+/* Queues STREAM_FRAMES pattern frames (RGB, PATTERN_WIDTH×PATTERN_HEIGHT) and EOS in appsrc
+ * @name of @pipeline, before it starts. */
+static void
+feed_pattern (GstElement *pipeline, const gchar *name)
+{
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipeline), name);
+  GstVideoInfo info;
+  GstCaps *caps;
+
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, PATTERN_WIDTH, PATTERN_HEIGHT);
+  info.fps_n = 30;
+  info.fps_d = 1;
+  caps = gst_video_info_to_caps (&info);
+  g_object_set (src, "caps", caps, "format", GST_FORMAT_TIME, NULL);
+  gst_caps_unref (caps);
+  for (guint i = 0; i < STREAM_FRAMES; i++) {
+    GstBuffer *buf = make_frame (GST_VIDEO_FORMAT_RGB, PATTERN_WIDTH, PATTERN_HEIGHT, &info);
+
+    GST_BUFFER_PTS (buf) = gst_util_uint64_scale (i, GST_SECOND, 30);
+    GST_BUFFER_DURATION (buf) = gst_util_uint64_scale (1, GST_SECOND, 30);
+    fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (src), buf), GST_FLOW_OK);
+  }
+  fail_unless_equals_int (gst_app_src_end_of_stream (GST_APP_SRC (src)), GST_FLOW_OK);
+  gst_object_unref (src);
+}
+
+/* A probe on convnextclassify @name's sink pad storing its streaming thread in @thread. */
+static void
+watch_thread (GstElement *pipeline, const gchar *name, GThread **thread)
+{
+  GstElement *classify = gst_bin_get_by_name (GST_BIN (pipeline), name);
+  GstPad *pad = gst_element_get_static_pad (classify, "sink");
+
+  *thread = NULL;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, record_thread, thread, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (classify);
+}
+
+/* Sets @pipeline to PLAYING and waits (bounded) until it is. */
+static void
+play (GstElement *pipeline)
+{
+  GstStateChangeReturn ret = gst_element_set_state (pipeline, GST_STATE_PLAYING);
+
+  fail_if (ret == GST_STATE_CHANGE_FAILURE);
+  fail_unless_equals_int (gst_element_get_state (pipeline, NULL, NULL, STREAM_TIMEOUT),
+      GST_STATE_CHANGE_SUCCESS);
+}
+
+/* Every frame at appsink @name of @pipeline carries the PyTorch reference (expected_pattern.h),
+ * then EOS. */
+static void
+check_pattern_branch (GstElement *pipeline, const gchar *name)
+{
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), name);
+  ConvNextClass expected[N_LABELS];
+
+  for (guint i = 0; i < N_LABELS; i++) {
+    expected[i].id = expected_pattern_ids[i];
+    expected[i].score = expected_pattern_scores[i];
+    expected[i].label = NULL;
+  }
+  for (guint n = 0; n < STREAM_FRAMES; n++) {
+    GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), STREAM_TIMEOUT);
+
+    fail_unless (sample != NULL, "%s: frame %u did not arrive", name, n);
+    check_result (gst_sample_get_buffer (sample), expected, N_LABELS, REFERENCE_TOLERANCE,
+        "tiny-noresize", PATTERN_WIDTH, PATTERN_HEIGHT);
+    gst_sample_unref (sample);
+  }
+  fail_unless (gst_app_sink_try_pull_sample (GST_APP_SINK (sink), STREAM_TIMEOUT) == NULL,
+      "%s: more frames than were sent", name);
+  fail_unless (gst_app_sink_is_eos (GST_APP_SINK (sink)));
+  gst_object_unref (sink);
+}
+
+/* appsrc → tee → 4 × (queue ! convnextclassify ! appsink): the 4 instances share one model
+ * and run forward on 4 streaming threads at once; every branch gets the reference; the model
+ * goes when the pipeline stops. */
+GST_START_TEST (test_shared_tee_branches)
+{
+  GString *desc = g_string_new ("appsrc name=src ! tee name=t");
+  GThread *threads[4];
+  GstElement *pipeline;
+
+  for (guint i = 0; i < 4; i++)
+    g_string_append_printf (desc, " t. ! queue ! convnextclassify name=c%u model=\"%s\" "
+        "top-k=%u threads=1 ! appsink name=s%u sync=false", i, TINY_NORESIZE_MODEL_DIR,
+        N_LABELS, i);
+  pipeline = gst_parse_launch (desc->str, NULL);
+  fail_unless (pipeline != NULL);
+  fail_unless_equals_int (cache_size (), 0);
+  for (guint i = 0; i < 4; i++) {
+    g_autofree gchar *name = g_strdup_printf ("c%u", i);
+    watch_thread (pipeline, name, &threads[i]);
+  }
+  feed_pattern (pipeline, "src");
+  play (pipeline);
+  fail_unless_equals_int (cache_size (), 1);
+  for (guint i = 0; i < 4; i++) {
+    g_autofree gchar *name = g_strdup_printf ("s%u", i);
+    check_pattern_branch (pipeline, name);
+  }
+  wait_for_eos (pipeline, STREAM_TIMEOUT);
+  for (guint i = 0; i < 4; i++) {
+    fail_unless (g_atomic_pointer_get (&threads[i]) != NULL);
+    for (guint j = 0; j < i; j++)
+      fail_unless (g_atomic_pointer_get (&threads[i]) != g_atomic_pointer_get (&threads[j]),
+          "branches %u and %u on one thread", j, i);
+  }
+  fail_unless_equals_int (cache_size (), 1);
+  stop_pipeline (pipeline);
+  fail_unless_equals_int (cache_size (), 0);
+  g_string_free (desc, TRUE);
+}
+GST_END_TEST;
+
+/* 4 pipelines in one process playing at once, each appsrc ! convnextclassify ! appsink on the
+ * same checkpoint: one model, the reference everywhere, freed after the last stop. */
+GST_START_TEST (test_shared_pipelines)
+{
+  g_autofree gchar *desc = g_strdup_printf ("appsrc name=src ! convnextclassify model=\"%s\" "
+      "top-k=%u threads=1 ! appsink name=sink sync=false", TINY_NORESIZE_MODEL_DIR, N_LABELS);
+  GstElement *pipelines[4];
+
+  fail_unless_equals_int (cache_size (), 0);
+  for (guint i = 0; i < 4; i++) {
+    pipelines[i] = gst_parse_launch (desc, NULL);
+    fail_unless (pipelines[i] != NULL);
+    feed_pattern (pipelines[i], "src");
+  }
+  /* All four start before any result is read: their streaming threads run together. */
+  for (guint i = 0; i < 4; i++)
+    fail_if (gst_element_set_state (pipelines[i], GST_STATE_PLAYING) ==
+        GST_STATE_CHANGE_FAILURE);
+  for (guint i = 0; i < 4; i++)
+    fail_unless_equals_int (gst_element_get_state (pipelines[i], NULL, NULL, STREAM_TIMEOUT),
+        GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_int (cache_size (), 1);
+  for (guint i = 0; i < 4; i++) {
+    check_pattern_branch (pipelines[i], "sink");
+    wait_for_eos (pipelines[i], STREAM_TIMEOUT);
+  }
+  for (guint i = 0; i < 4; i++) {
+    fail_unless_equals_int (cache_size (), 1);
+    stop_pipeline (pipelines[i]);
+  }
+  fail_unless_equals_int (cache_size (), 0);
+}
+GST_END_TEST;
+
 
 static Suite *
 convnextclassify_suite (void)
@@ -1755,6 +1924,8 @@ convnextclassify_suite (void)
   tcase_add_test (shared, test_shared_instances);
   tcase_add_test (shared, test_shared_precisions_apart);
   tcase_add_test (shared, test_shared_not_stale);
+  tcase_add_test (shared, test_shared_tee_branches);
+  tcase_add_test (shared, test_shared_pipelines);
   return s;
 }
 
