@@ -1510,11 +1510,15 @@ cache_size (void)
   static guint (*get_size) (void);
 
   if (get_size == NULL) {
-    GstPlugin *plugin = gst_registry_find_plugin (gst_registry_get (), "convnext");
+    GstPlugin *found = gst_registry_find_plugin (gst_registry_get (), "convnext");
+    GstPlugin *plugin;
     GModule *module;
 
+    fail_unless (found != NULL);
+    /* A new reference (transfer full) besides the registry's, which found holds. */
+    plugin = gst_plugin_load (found);
+    gst_object_unref (found);
     fail_unless (plugin != NULL);
-    plugin = gst_plugin_load (plugin);
     module = g_module_open (gst_plugin_get_filename (plugin), G_MODULE_BIND_LOCAL);
     fail_unless (module != NULL, "%s", g_module_error ());
     fail_unless (g_module_symbol (module, "gst_convnext_model_cache_get_size",
