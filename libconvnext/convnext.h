@@ -512,7 +512,8 @@ typedef struct {
 } ConvNextImage;
 
 /** ConvNextRect: a region of interest, in pixels of the image (any position and size,
- *  odd ones too; for I420/NV12 the frame is converted as a whole, then cropped). */
+ *  odd ones too; for I420/NV12 the result is that of converting the frame as a whole, then
+ *  cropping, though only the pixels that the crop's resize reads are converted). */
 typedef struct {
   guint x, y, width, height;
 } ConvNextRect;
