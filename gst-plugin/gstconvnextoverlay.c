@@ -14,6 +14,16 @@
  * the pixels are untouched; otherwise it is blended into the frame, which is the only time the
  * frame is mapped for writing. The composition is rebuilt only when the text, a property or the
  * caps change. Frames without a classification pass through unchanged.
+ *
+ * Objects (convnextclassify inference-region=roi-list, issue 16): each classified object is
+ * drawn as its box's outline (2 px, in the text colour, inside the box) with its best class on a
+ * label box just above it (inside it when the box touches the top of the frame), read from the
+ * convnext meta's objects or, when a buffer has none, from every GstVideoRegionOfInterestMeta of
+ * another type than "convnext" that carries a "classification" param (any DL Streamer
+ * classifier's output). These rectangles are rendered for every frame, since objects move:
+ *
+ *   ... ! facedetect ! convnextclassify inference-region=roi-list object-class=face !
+ *   convnextoverlay ! videoconvert ! autovideosink
  */
 #include "gstconvnextoverlay.h"
 
@@ -64,6 +74,8 @@ enum {
 #define MAX_LINES 100
 /* The box behind the text: black at this opacity, so the labels stay readable on any picture. */
 #define BOX_ALPHA 0.6
+/* The width of an object's outline, in pixels (even: see place_box). */
+#define BOX_LINE 2
 
 /* A snapshot of the properties, taken under the object lock before rendering. */
 typedef struct {
@@ -287,6 +299,57 @@ build_text (GstBuffer *buf, guint lines, gboolean show_score)
   return g_string_free (text, FALSE);
 }
 
+/* One classified object (inference-region=roi-list): its box, in pixels of the frame, and its
+ * best class. */
+typedef struct {
+  gint x, y, w, h;
+  Entry best;
+} Object;
+
+/* The objects of @buf: the convnext meta's, else every GstVideoRegionOfInterestMeta other than
+ * the full-frame "convnext" one that carries a "classification" param (as convnextclassify, or
+ * any DL Streamer classifier, writes it). Objects without a class are left out. NULL: none. */
+static GArray *
+collect_objects (GstBuffer *buf)
+{
+  GstConvNextClassificationMeta *meta = gst_buffer_get_convnext_classification_meta (buf);
+  GArray *objects = g_array_new (FALSE, FALSE, sizeof (Object));
+  GstMeta *m;
+  gpointer state = NULL;
+
+  if (meta) {
+    for (guint i = 0; i < meta->n_objects; i++) {
+      const GstConvNextObject *o = &meta->objects[i];
+      Object obj = { o->x, o->y, o->w, o->h, { o->classes ? o->classes[0].label : NULL,
+          o->classes ? o->classes[0].score : 0.0 } };
+
+      if (o->n_classes > 0)
+        g_array_append_val (objects, obj);
+    }
+  }
+  while (!meta && (m = gst_buffer_iterate_meta_filtered (buf, &state,
+              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) m;
+    GstStructure *param = gst_video_region_of_interest_meta_get_param (roi,
+        GST_CONVNEXT_ROI_PARAM);
+    GArray *entries;
+
+    if (roi->roi_type == g_quark_from_static_string (GST_CONVNEXT_ROI_TYPE) || !param)
+      continue;
+    entries = g_array_new (FALSE, FALSE, sizeof (Entry));
+    append_roi_param (entries, param);
+    g_array_sort (entries, entry_cmp_desc);
+    if (entries->len > 0 && g_array_index (entries, Entry, 0).label) {
+      Object obj = { roi->x, roi->y, roi->w, roi->h, g_array_index (entries, Entry, 0) };
+      g_array_append_val (objects, obj);
+    }
+    g_array_unref (entries);
+  }
+  if (objects->len == 0)
+    g_clear_pointer (&objects, g_array_unref);
+  return objects;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Rendering: text -> one GstVideoOverlayRectangle
  * ------------------------------------------------------------------------------------------ */
@@ -336,10 +399,71 @@ argb_to_gray_ayuv (GstBuffer *argb, gint w, gint h, GstVideoColorRange range)
   return out;
 }
 
-/* Renders @text on its box for the current frame size. Returns NULL when the box does not fit
- * (frames only a few pixels wide). */
+/* A rectangle at @x, @y of the premultiplied ARGB @pixels (taken); for a GRAY8 frame that is
+ * blended into, converted to gray AYUV first (see argb_to_gray_ayuv). */
 static GstVideoOverlayRectangle *
-render_rectangle (GstConvNextOverlay *self, const gchar *text, const OverlayProps *p)
+new_rectangle (GstConvNextOverlay *self, GstBuffer *pixels, gint x, gint y, gint w, gint h)
+{
+  GstVideoOverlayRectangle *rect;
+
+  if (!self->attach && GST_VIDEO_INFO_FORMAT (&self->info) == GST_VIDEO_FORMAT_GRAY8) {
+    GstBuffer *ayuv = argb_to_gray_ayuv (pixels, w, h, self->info.colorimetry.range);
+    rect = gst_video_overlay_rectangle_new_raw (ayuv, x, y, w, h,
+        GST_VIDEO_OVERLAY_FORMAT_FLAG_NONE);
+    gst_buffer_unref (ayuv);
+  } else {
+    rect = gst_video_overlay_rectangle_new_raw (pixels, x, y, w, h,
+        GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+  }
+  gst_buffer_unref (pixels);
+  return rect;
+}
+
+/* The outline of @o's box in the text colour, opaque, BOX_LINE px wide (even, inside the box),
+ * clipped to the frame with even edges (see place_box). NULL when nothing of it is visible. */
+static GstVideoOverlayRectangle *
+render_outline (GstConvNextOverlay *self, const Object *o, const OverlayProps *p)
+{
+  gint fw = GST_VIDEO_INFO_WIDTH (&self->info), fh = GST_VIDEO_INFO_HEIGHT (&self->info);
+  gint x0 = CLAMP (o->x, 0, fw) & ~1, y0 = CLAMP (o->y, 0, fh) & ~1;
+  gint x1 = (CLAMP (o->x + o->w, 0, fw) + 1) & ~1, y1 = (CLAMP (o->y + o->h, 0, fh) + 1) & ~1;
+  gint w = MIN (x1, fw & ~1) - x0, h = MIN (y1, fh & ~1) - y0;
+  gint t = MIN (BOX_LINE, MIN (w, h) / 2) & ~1;
+  GstBuffer *pixels;
+  GstMapInfo map;
+  cairo_surface_t *surface;
+  cairo_t *cr;
+
+  if (w < 2 || h < 2 || t < 2)
+    return NULL;
+  pixels = gst_buffer_new_allocate (NULL, (gsize) w * h * 4, NULL);
+  gst_buffer_map (pixels, &map, GST_MAP_READWRITE);
+  surface = cairo_image_surface_create_for_data (map.data, CAIRO_FORMAT_ARGB32, w, h, w * 4);
+  cr = cairo_create (surface);
+  cairo_set_operator (cr, CAIRO_OPERATOR_SOURCE);
+  cairo_set_source_rgba (cr, 0, 0, 0, 0);
+  cairo_paint (cr);
+  cairo_set_source_rgba (cr, ((p->color >> 16) & 0xff) / 255.0, ((p->color >> 8) & 0xff) / 255.0,
+      (p->color & 0xff) / 255.0, 1.0);
+  cairo_rectangle (cr, 0, 0, w, t);
+  cairo_rectangle (cr, 0, h - t, w, t);
+  cairo_rectangle (cr, 0, t, t, h - 2 * t);
+  cairo_rectangle (cr, w - t, t, t, h - 2 * t);
+  cairo_fill (cr);
+  cairo_destroy (cr);
+  cairo_surface_destroy (surface);
+  gst_buffer_unmap (pixels, &map);
+  gst_buffer_add_video_meta (pixels, GST_VIDEO_FRAME_FLAG_NONE,
+      GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, w, h);
+  return new_rectangle (self, pixels, x0, y0, w, h);
+}
+
+/* Renders @text on its box for the current frame size, in the corner that the position property
+ * says or, with @above, just above that object's box (inside it when the box touches the top of
+ * the frame). Returns NULL when the box does not fit (frames only a few pixels wide). */
+static GstVideoOverlayRectangle *
+render_rectangle (GstConvNextOverlay *self, const gchar *text, const OverlayProps *p,
+    const Object *above)
 {
   gint fw = GST_VIDEO_INFO_WIDTH (&self->info), fh = GST_VIDEO_INFO_HEIGHT (&self->info);
   gint margin = (MIN (fw, fh) / 50) & ~1;
@@ -370,7 +494,12 @@ render_rectangle (GstConvNextOverlay *self, const gchar *text, const OverlayProp
     GST_DEBUG_OBJECT (self, "a %dx%d frame has no room for the label box", fw, fh);
     goto out;
   }
-  place_box (p->position, fw, fh, w, h, margin, &x, &y);
+  if (above) {
+    x = CLAMP (above->x, 0, fw - w) & ~1;
+    y = (above->y - h >= 0 ? above->y - h : CLAMP (above->y, 0, fh - h)) & ~1;
+  } else {
+    place_box (p->position, fw, fh, w, h, margin, &x, &y);
+  }
 
   /* Draw straight into the rectangle's buffer: cairo's ARGB32 is premultiplied native-endian,
    * which is GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB (BGRA on little-endian hosts). */
@@ -393,16 +522,7 @@ render_rectangle (GstConvNextOverlay *self, const gchar *text, const OverlayProp
   gst_buffer_add_video_meta (pixels, GST_VIDEO_FRAME_FLAG_NONE,
       GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, w, h);
 
-  if (!self->attach && GST_VIDEO_INFO_FORMAT (&self->info) == GST_VIDEO_FORMAT_GRAY8) {
-    GstBuffer *ayuv = argb_to_gray_ayuv (pixels, w, h, self->info.colorimetry.range);
-    rect = gst_video_overlay_rectangle_new_raw (ayuv, x, y, w, h,
-        GST_VIDEO_OVERLAY_FORMAT_FLAG_NONE);
-    gst_buffer_unref (ayuv);
-  } else {
-    rect = gst_video_overlay_rectangle_new_raw (pixels, x, y, w, h,
-        GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
-  }
-  gst_buffer_unref (pixels);
+  rect = new_rectangle (self, pixels, x, y, w, h);
   GST_DEBUG_OBJECT (self, "rendered a %dx%d box at %d,%d", w, h, x, y);
 
 out:
@@ -436,12 +556,53 @@ update_composition (GstConvNextOverlay *self, gchar *text)
   g_free (self->text);
   self->text = text;
   g_clear_pointer (&self->composition, gst_video_overlay_composition_unref);
-  rect = render_rectangle (self, text, &p);
+  rect = render_rectangle (self, text, &p, NULL);
   if (rect) {
     self->composition = gst_video_overlay_composition_new (rect);
     gst_video_overlay_rectangle_unref (rect);
   }
   g_free (p.font_desc);
+}
+
+/* What to draw on this frame: the full-frame box (@frame, the cached composition, or NULL),
+ * then each of @objects (taken) as its outline and its best class above it, rendered anew for
+ * every frame since objects move. A new reference, or NULL when there is nothing to draw. */
+static GstVideoOverlayComposition *
+frame_composition (GstConvNextOverlay *self, GstVideoOverlayComposition *frame, GArray *objects)
+{
+  GstVideoOverlayComposition *comp;
+  OverlayProps p;
+
+  if (!objects)
+    return frame ? gst_video_overlay_composition_ref (frame) : NULL;
+  GST_OBJECT_LOCK (self);
+  p = self->props;
+  p.font_desc = g_strdup (self->props.font_desc);
+  GST_OBJECT_UNLOCK (self);
+
+  comp = frame ? gst_video_overlay_composition_copy (frame)
+      : gst_video_overlay_composition_new (NULL);
+  for (guint i = 0; i < objects->len; i++) {
+    const Object *o = &g_array_index (objects, Object, i);
+    GString *label = g_string_new (NULL);
+    GstVideoOverlayRectangle *rects[2];
+
+    append_line (label, &o->best, p.show_score);
+    rects[0] = render_outline (self, o, &p);
+    rects[1] = render_rectangle (self, label->str, &p, o);
+    for (guint r = 0; r < 2; r++) {
+      if (rects[r]) {
+        gst_video_overlay_composition_add_rectangle (comp, rects[r]);
+        gst_video_overlay_rectangle_unref (rects[r]);
+      }
+    }
+    g_string_free (label, TRUE);
+  }
+  g_array_unref (objects);
+  g_free (p.font_desc);
+  if (gst_video_overlay_composition_n_rectangles (comp) == 0)
+    g_clear_pointer (&comp, gst_video_overlay_composition_unref);
+  return comp;
 }
 
 /* Forgets the rendered text so the next frame re-renders (new size, format or output mode). */
@@ -630,6 +791,8 @@ gst_convnext_overlay_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   guint lines;
   gboolean show_score;
   gchar *text;
+  GstVideoOverlayComposition *comp;
+  GstFlowReturn ret;
 
   if (gst_pad_check_reconfigure (self->srcpad) && !gst_convnext_overlay_negotiate (self, NULL)) {
     gst_buffer_unref (buf);
@@ -642,10 +805,10 @@ gst_convnext_overlay_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GST_OBJECT_UNLOCK (self);
 
   text = build_text (buf, lines, show_score);
-  if (!text)
-    return gst_pad_push (self->srcpad, buf);
-  update_composition (self, text);
-  if (!self->composition)
+  if (text)
+    update_composition (self, text);
+  comp = frame_composition (self, text ? self->composition : NULL, collect_objects (buf));
+  if (!comp)
     return gst_pad_push (self->srcpad, buf);
 
   /* Writable buffer (no pixel copy: its memory is still shared) for the meta or the blend. */
@@ -660,13 +823,14 @@ gst_convnext_overlay_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       for (guint i = 0; i < gst_video_overlay_composition_n_rectangles (upstream->overlay); i++)
         gst_video_overlay_composition_add_rectangle (merged,
             gst_video_overlay_composition_get_rectangle (upstream->overlay, i));
-      gst_video_overlay_composition_add_rectangle (merged,
-          gst_video_overlay_composition_get_rectangle (self->composition, 0));
+      for (guint i = 0; i < gst_video_overlay_composition_n_rectangles (comp); i++)
+        gst_video_overlay_composition_add_rectangle (merged,
+            gst_video_overlay_composition_get_rectangle (comp, i));
       gst_buffer_remove_meta (buf, (GstMeta *) upstream);
       gst_buffer_add_video_overlay_composition_meta (buf, merged);
       gst_video_overlay_composition_unref (merged);
     } else {
-      gst_buffer_add_video_overlay_composition_meta (buf, self->composition);
+      gst_buffer_add_video_overlay_composition_meta (buf, comp);
     }
   } else {
     GstVideoFrame frame;
@@ -677,12 +841,15 @@ gst_convnext_overlay_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
           ("could not map the %s frame for writing",
               gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info))));
       gst_buffer_unref (buf);
+      gst_video_overlay_composition_unref (comp);
       return GST_FLOW_ERROR;
     }
-    gst_video_overlay_composition_blend (self->composition, &frame);
+    gst_video_overlay_composition_blend (comp, &frame);
     gst_video_frame_unmap (&frame);
   }
-  return gst_pad_push (self->srcpad, buf);
+  ret = gst_pad_push (self->srcpad, buf);
+  gst_video_overlay_composition_unref (comp);
+  return ret;
 }
 
 static GstStateChangeReturn

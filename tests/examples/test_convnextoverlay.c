@@ -296,9 +296,9 @@ GST_START_TEST (test_no_meta_passes_unchanged)
     for (gint attach = 0; attach <= 1; attach++) {
       GstHarness *h = overlay_harness (&info, attach, NULL);
       GstBuffer *plain = make_frame (&info);
-      GstBuffer *other_roi = with_roi (&info, "person", test_classes, 5, TRUE);
       GstBuffer *empty = with_meta (make_frame (&info), NULL, 0);
-      GstBuffer *bufs[] = { plain, other_roi, empty };
+      /* (A classified ROI of another type is an object: drawn, see test_objects_drawn.) */
+      GstBuffer *bufs[] = { plain, empty };
 
       for (guint i = 0; i < G_N_ELEMENTS (bufs); i++) {
         GstMemory *mem = gst_buffer_peek_memory (bufs[i], 0);
@@ -494,6 +494,79 @@ GST_END_TEST;
 
 /* Without the convnext meta, the ROI meta's classification param is drawn: the top-k arrays
  * give the same picture as the convnext meta; a DL Streamer param (top-1 only) gives one line. */
+/* The 4 bytes of pixel (@x, @y) of a BGRx frame (mapped read-only for the call). */
+static guint32
+bgrx_at (GstBuffer *buf, const GstVideoInfo *info, gint x, gint y)
+{
+  GstMapInfo map;
+  guint32 v;
+
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+  memcpy (&v, map.data + (gsize) y * GST_VIDEO_INFO_PLANE_STRIDE (info, 0) + 4 * x, 4);
+  gst_buffer_unmap (buf, &map);
+  return v & 0x00ffffff;  /* B, G, R on little-endian hosts; x left out */
+}
+
+/* inference-region=roi-list results: each object's outline in the text colour (white here) on its
+ * box edges, its label above it, and the inside of the box and the rest of the frame untouched;
+ * the same drawing from the objects' ROI "classification" params alone. */
+GST_START_TEST (test_objects_drawn)
+{
+  GstVideoInfo info;
+  GstBuffer *in, *in_roi, *out, *out_roi;
+  GstConvNextClassificationMeta *meta;
+  GstConvNextClass cat = { 3, 0.7f, (gchar *) "cat" }, dog = { 5, 0.6f, (gchar *) "dog" };
+  GstConvNextObject objects[2] = {
+    { .roi_id = 1, .od_id = -1, .x = 40, .y = 100, .w = 80, .h = 60, .n_classes = 1, .classes = &cat },
+    { .roi_id = 2, .od_id = -1, .x = 200, .y = 0, .w = 100, .h = 120, .n_classes = 1, .classes = &dog },
+  };
+  gboolean label_drawn = FALSE;
+
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_BGRx, 320, 240);
+  in = make_frame (&info);
+  meta = gst_buffer_add_convnext_classification_meta (in, NULL, 0, "test-model", 0, 0, 1000);
+  gst_convnext_classification_meta_add_objects (meta, objects, 2);
+  in_roi = make_frame (&info);
+  for (guint i = 0; i < 2; i++) {
+    GstVideoRegionOfInterestMeta *roi = gst_buffer_add_video_region_of_interest_meta (in_roi,
+        "face", objects[i].x, objects[i].y, objects[i].w, objects[i].h);
+
+    gst_video_region_of_interest_meta_add_param (roi, gst_structure_new (GST_CONVNEXT_ROI_PARAM,
+            "label", G_TYPE_STRING, objects[i].classes[0].label, "confidence", G_TYPE_DOUBLE,
+            (gdouble) objects[i].classes[0].score, NULL));
+  }
+
+  out = run_once (&info, FALSE, NULL, in);
+  for (gint y = 100; y < 160; y += 7) {          /* left and right edges of the first box */
+    fail_unless_equals_int (bgrx_at (out, &info, 40, y), 0xffffff);
+    fail_unless_equals_int (bgrx_at (out, &info, 119, y), 0xffffff);
+  }
+  for (gint x = 40; x < 120; x += 9) {           /* its top and bottom edges */
+    fail_unless_equals_int (bgrx_at (out, &info, x, 100), 0xffffff);
+    fail_unless_equals_int (bgrx_at (out, &info, x, 159), 0xffffff);
+  }
+  fail_unless_equals_int (bgrx_at (out, &info, 299, 60), 0xffffff);   /* the second's right edge */
+  for (gint y = 102; y < 158; y += 5)            /* inside the first box: untouched */
+    for (gint x = 42; x < 118; x += 5)
+      fail_unless_equals_int (bgrx_at (out, &info, x, y), bgrx_at (in, &info, x, y));
+  for (gint y = 170; y < 240; y += 5)            /* below both: untouched */
+    for (gint x = 0; x < 320; x += 5)
+      fail_unless_equals_int (bgrx_at (out, &info, x, y), bgrx_at (in, &info, x, y));
+  for (gint y = 60; y < 100 && !label_drawn; y++) /* the first one's label sits above it */
+    for (gint x = 40; x < 120 && !label_drawn; x++)
+      label_drawn = bgrx_at (out, &info, x, y) != bgrx_at (in, &info, x, y);
+  fail_unless (label_drawn);
+
+  out_roi = run_once (&info, FALSE, NULL, in_roi);
+  fail_unless (same_bytes (out, out_roi));
+
+  gst_buffer_unref (out);
+  gst_buffer_unref (out_roi);
+  gst_buffer_unref (in);
+  gst_buffer_unref (in_roi);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_roi_fallback)
 {
   GstVideoInfo info;
@@ -824,6 +897,7 @@ convnextoverlay_suite (void)
   tcase_add_test (tc, test_attach_keeps_upstream_composition);
   tcase_add_test (tc, test_feature_without_allocation_meta_blends);
   tcase_add_test (tc, test_roi_fallback);
+  tcase_add_test (tc, test_objects_drawn);
 #if HAVE_GST_ANALYTICS
   tcase_add_test (tc, test_analytics_fallback);
 #endif
