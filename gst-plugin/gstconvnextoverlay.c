@@ -399,6 +399,14 @@ argb_to_gray_ayuv (GstBuffer *argb, gint w, gint h, GstVideoColorRange range)
   return out;
 }
 
+/* The colour property's RGB (0xAARRGGBB) at @alpha as cairo's source. */
+static void
+set_source_color (cairo_t *cr, guint color, gdouble alpha)
+{
+  cairo_set_source_rgba (cr, ((color >> 16) & 0xff) / 255.0, ((color >> 8) & 0xff) / 255.0,
+      (color & 0xff) / 255.0, alpha);
+}
+
 /* A rectangle at @x, @y of the premultiplied ARGB @pixels (taken); for a GRAY8 frame that is
  * blended into, converted to gray AYUV first (see argb_to_gray_ayuv). */
 static GstVideoOverlayRectangle *
@@ -443,8 +451,7 @@ render_outline (GstConvNextOverlay *self, const Object *o, const OverlayProps *p
   cairo_set_operator (cr, CAIRO_OPERATOR_SOURCE);
   cairo_set_source_rgba (cr, 0, 0, 0, 0);
   cairo_paint (cr);
-  cairo_set_source_rgba (cr, ((p->color >> 16) & 0xff) / 255.0, ((p->color >> 8) & 0xff) / 255.0,
-      (p->color & 0xff) / 255.0, 1.0);
+  set_source_color (cr, p->color, 1.0);
   cairo_rectangle (cr, 0, 0, w, t);
   cairo_rectangle (cr, 0, h - t, w, t);
   cairo_rectangle (cr, 0, t, t, h - 2 * t);
@@ -511,8 +518,7 @@ render_rectangle (GstConvNextOverlay *self, const gchar *text, const OverlayProp
   cairo_set_source_rgba (cr, 0.0, 0.0, 0.0, BOX_ALPHA);
   cairo_paint (cr);
   cairo_set_operator (cr, CAIRO_OPERATOR_OVER);
-  cairo_set_source_rgba (cr, ((p->color >> 16) & 0xff) / 255.0, ((p->color >> 8) & 0xff) / 255.0,
-      (p->color & 0xff) / 255.0, (p->color >> 24) / 255.0);
+  set_source_color (cr, p->color, (p->color >> 24) / 255.0);
   cairo_move_to (cr, pad - logical.x, pad - logical.y);
   pango_cairo_update_layout (cr, layout);
   pango_cairo_show_layout (cr, layout);
@@ -532,6 +538,15 @@ out:
   return rect;
 }
 
+/* A snapshot of the properties for rendering (the font description copied: g_free it); called
+ * with the object lock held. */
+static void
+copy_props_locked (GstConvNextOverlay *self, OverlayProps *p)
+{
+  *p = self->props;
+  p->font_desc = g_strdup (self->props.font_desc);
+}
+
 /* Makes self->composition show @text (taken), re-rendering only when something changed. */
 static void
 update_composition (GstConvNextOverlay *self, gchar *text)
@@ -543,8 +558,7 @@ update_composition (GstConvNextOverlay *self, gchar *text)
   GST_OBJECT_LOCK (self);
   changed = self->props_changed;
   self->props_changed = FALSE;
-  p = self->props;
-  p.font_desc = g_strdup (self->props.font_desc);
+  copy_props_locked (self, &p);
   GST_OBJECT_UNLOCK (self);
 
   if (!changed && self->text && strcmp (text, self->text) == 0) {
@@ -576,8 +590,7 @@ frame_composition (GstConvNextOverlay *self, GstVideoOverlayComposition *frame, 
   if (!objects)
     return frame ? gst_video_overlay_composition_ref (frame) : NULL;
   GST_OBJECT_LOCK (self);
-  p = self->props;
-  p.font_desc = g_strdup (self->props.font_desc);
+  copy_props_locked (self, &p);
   GST_OBJECT_UNLOCK (self);
 
   comp = frame ? gst_video_overlay_composition_copy (frame)
