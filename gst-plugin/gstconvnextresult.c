@@ -101,25 +101,34 @@ gst_convnext_result_clear (GstConvNextResult *result)
 }
 
 #if HAVE_GST_ANALYTICS
-/* The whole top-k as one GstAnalyticsClsMtd, as upstream's classifiers and DL Streamer write
- * it: levels are the scores (descending), quarks g_quark_from_string (label).  Whoever added
- * the buffer's relation meta before us (a detector) keeps it; we add to it. */
+/* A whole top-k (@n @classes) as one GstAnalyticsClsMtd in @rmeta, as upstream's classifiers
+ * and DL Streamer write it: levels are the scores (descending), quarks
+ * g_quark_from_string (label). */
+static gboolean
+add_cls_mtd (GstAnalyticsRelationMeta *rmeta, const GstConvNextClass *classes, guint n,
+    GstAnalyticsClsMtd *mtd)
+{
+  gfloat *levels = g_newa (gfloat, n);
+  GQuark *quarks = g_newa (GQuark, n);
+
+  for (guint i = 0; i < n; i++) {
+    levels[i] = classes[i].score;
+    quarks[i] = g_quark_from_string (classes[i].label);
+  }
+  return gst_analytics_relation_meta_add_cls_mtd (rmeta, n, levels, quarks, mtd);
+}
+
+/* The frame's top-k as a ClsMtd.  Whoever added the buffer's relation meta before us (a
+ * detector) keeps it; we add to it. */
 static void
 attach_analytics (const GstConvNextResult *result, GstBuffer *buf)
 {
   GstAnalyticsRelationMeta *rmeta = gst_buffer_get_analytics_relation_meta (buf);
-  gfloat *levels = g_newa (gfloat, result->n_classes);
-  GQuark *quarks = g_newa (GQuark, result->n_classes);
   GstAnalyticsClsMtd mtd;
 
-  for (guint i = 0; i < result->n_classes; i++) {
-    levels[i] = result->classes[i].score;
-    quarks[i] = g_quark_from_string (result->classes[i].label);
-  }
   if (rmeta == NULL)
     rmeta = gst_buffer_add_analytics_relation_meta (buf);
-  if (rmeta == NULL || !gst_analytics_relation_meta_add_cls_mtd (rmeta, result->n_classes,
-          levels, quarks, &mtd))
+  if (rmeta == NULL || !add_cls_mtd (rmeta, result->classes, result->n_classes, &mtd))
     GST_WARNING ("could not add a GstAnalyticsClsMtd to %" GST_PTR_FORMAT, buf);
 }
 #endif
@@ -192,17 +201,10 @@ static void
 attach_object_analytics (const GstConvNextObject *o, GstBuffer *buf)
 {
   GstAnalyticsRelationMeta *rmeta = gst_buffer_get_analytics_relation_meta (buf);
-  gfloat *levels = g_newa (gfloat, o->n_classes);
-  GQuark *quarks = g_newa (GQuark, o->n_classes);
   GstAnalyticsClsMtd mtd;
 
-  for (guint i = 0; i < o->n_classes; i++) {
-    levels[i] = o->classes[i].score;
-    quarks[i] = g_quark_from_string (o->classes[i].label);
-  }
   /* An ODMtd lives in the relation meta, which therefore exists. */
-  if (rmeta == NULL
-      || !gst_analytics_relation_meta_add_cls_mtd (rmeta, o->n_classes, levels, quarks, &mtd)
+  if (rmeta == NULL || !add_cls_mtd (rmeta, o->classes, o->n_classes, &mtd)
       || !gst_analytics_relation_meta_set_relation (rmeta,
           GST_ANALYTICS_REL_TYPE_CONTAIN | GST_ANALYTICS_REL_TYPE_RELATE_TO, o->od_id, mtd.id)
       || !gst_analytics_relation_meta_set_relation (rmeta, GST_ANALYTICS_REL_TYPE_IS_PART_OF,
