@@ -29,6 +29,19 @@ without the convnext ROI (results from another element) is read from the first
 GstAnalyticsClsMtd of its GstAnalyticsRelationMeta, which convnextclassify writes too: labels
 from its quarks, scores from its levels, class_id null (a ClsMtd has no ids), no model.
 --analytics reads only that, as any GstAnalytics consumer would.
+
+--objects CLASSES (inference-region=roi-list, SOURCE ending in a detector such as facedetect):
+each line gets "objects", as convnext-json prints it:
+  "objects":[{"roi_id":0,"box":[x,y,w,h],"source_frame":0,"tracking_id":0,"top_k":[...]}]
+The objects come from the element's "convnext-classification" bus message (post-messages=true),
+whose "objects" array holds every object of the frame. Not from the metas, because a detector's
+ROI metas cannot be iterated from Python on 1.22 (above), and facedetect gives them all id 0; on
+>= 1.24 a ROI-only detector such as facedetect leaves no GstAnalyticsODMtd to follow either. The
+message is posted on the streaming thread before the buffer leaves the classifier, so a sync
+handler stores it and the pad probe of that buffer takes it (matched by pts). The element posts
+it on each frame on which objects were classified, which with reclassify-interval=1 (the default)
+is every frame that has objects. A frame without objects has no message, so its line has no
+"objects" and (unlike convnext-json's) no model.
 """
 import argparse
 import json
@@ -82,8 +95,19 @@ def classification(buffer):
     return model, list(zip(ids, labels, scores))
 
 
+def classifies_an_object(rmeta, mtd_id):
+    """Whether ClsMtd @mtd_id is related to an ODMtd (an object's class, not the frame's)."""
+    for od_id in range(GstAnalytics.relation_get_length(rmeta)):
+        if rmeta.get_od_mtd(od_id)[0] and (
+                rmeta.get_relation(od_id, mtd_id) != GstAnalytics.RelTypes.NONE
+                or rmeta.get_relation(mtd_id, od_id) != GstAnalytics.RelTypes.NONE):
+            return True
+    return False
+
+
 def analytics_classification(buffer):
-    """[(None, label, score), ...] from the buffer's first GstAnalyticsClsMtd, or None."""
+    """[(None, label, score), ...] from the buffer's first GstAnalyticsClsMtd that is not an
+    object's, or None."""
     if GstAnalytics is None:
         return None
     rmeta = GstAnalytics.buffer_get_analytics_relation_meta(buffer)
@@ -91,7 +115,7 @@ def analytics_classification(buffer):
         return None
     for mtd_id in range(GstAnalytics.relation_get_length(rmeta)):
         found, mtd = rmeta.get_cls_mtd(mtd_id)
-        if found:
+        if found and not classifies_an_object(rmeta, mtd_id):
             return [(None, GLib.quark_to_string(mtd.get_quark(i)), mtd.get_level(i))
                     for i in range(mtd.get_length())]
     return None
@@ -101,22 +125,47 @@ def json_text(value):
     return json.dumps(value, ensure_ascii=False)   # UTF-8 as is, like json-glib in the C program
 
 
-def frame_to_json(frame, buffer, analytics_only=False):
+def top_k_json(classes):
+    return "[%s]" % ",".join(
+        '{"class_id":%s,"label":%s,"score":%s}' % (json_text(cid), json_text(label),
+                                                   float32_text(score))
+        for cid, label, score in classes)
+
+
+def message_objects(structure):
+    """The "objects" of a convnext-classification message as convnext-json's JSON text."""
+    objects = []
+    for obj in structure.get_value("objects"):
+        found, tracking_id = obj.get_uint64("tracking-id")
+        classes = zip(obj.get_value("class-ids"), obj.get_value("labels"),
+                      obj.get_value("scores"))
+        objects.append('{"roi_id":%d,"box":[%d,%d,%d,%d],"source_frame":%d,"tracking_id":%s,'
+                       '"top_k":%s}' % (obj.get_value("roi-id"), obj.get_value("x"),
+                                        obj.get_value("y"), obj.get_value("w"),
+                                        obj.get_value("h"), obj.get_value("frame-number"),
+                                        tracking_id if found else "null", top_k_json(classes)))
+    return objects
+
+
+def frame_to_json(frame, buffer, analytics_only=False, message=None):
+    """One JSON line for @buffer; @message: its convnext-classification message with objects."""
     pts = buffer.pts if buffer.pts != Gst.CLOCK_TIME_NONE else None
     parts = ['"frame":%d' % frame, '"pts":%s' % json_text(pts)]
+    objects = message_objects(message) if message is not None else None
     result = None if analytics_only else classification(buffer)
+    if result is None and objects is not None:      # roi-list: no frame-level classes
+        result = (message.get_value("model-name"), [])
     if result is None:
         classes = analytics_classification(buffer)
         result = (None, classes) if classes is not None else None
-    top_k = []
+    classes = []
     if result is not None:
         model, classes = result
         if model is not None:
             parts.append('"model":%s' % json_text(model))
-        top_k = ['{"class_id":%s,"label":%s,"score":%s}' % (json_text(cid), json_text(label),
-                                                            float32_text(score))
-                 for cid, label, score in classes]
-    parts.append('"top_k":[%s]' % ",".join(top_k))
+    parts.append('"top_k":%s' % top_k_json(classes))
+    if objects:
+        parts.append('"objects":[%s]' % ",".join(objects))
     return "{" + ",".join(parts) + "}"
 
 
@@ -147,11 +196,19 @@ def main():
                         help="inference threads (default: 0 = all cores)")
     parser.add_argument("--analytics", action="store_true",
                         help="read the GstAnalyticsClsMtd (GStreamer >= 1.24) instead of the ROI")
+    parser.add_argument("-o", "--objects", metavar="CLASSES",
+                        help="classify the objects a detector in SOURCE found whose ROI type "
+                             "is in this comma-separated list (\"\" = all); each line gets "
+                             "\"objects\" with boxes")
     args = parser.parse_args()
 
     Gst.init(None)
     if args.analytics and GstAnalytics is None:
         print("--analytics: no GstAnalytics typelib (needs GStreamer >= 1.24)", file=sys.stderr)
+        return 2
+    if args.analytics and args.objects is not None:
+        print("--analytics reads the frame's class; --objects reads the objects from the bus "
+              "message: give one of them", file=sys.stderr)
         return 2
     try:
         source = source_description(args.source)
@@ -173,11 +230,19 @@ def main():
         classify.set_property("threshold", args.threshold)
     if args.threads is not None:
         classify.set_property("threads", args.threads)
+    if args.objects is not None:
+        classify.set_property("inference-region", "roi-list")
+        classify.set_property("object-class", args.objects)
+        classify.set_property("post-messages", True)
 
     frames = [0]
+    messages = {}       # pts -> the objects message of that frame, until its buffer passes
 
     def on_buffer(pad, info):
-        print(frame_to_json(frames[0], info.get_buffer(), args.analytics), flush=True)
+        buffer = info.get_buffer()
+        message = messages.pop(buffer.pts, None)
+        messages.clear()    # nothing older can still be wanted: bounded memory
+        print(frame_to_json(frames[0], buffer, args.analytics, message), flush=True)
         frames[0] += 1
         return Gst.PadProbeReturn.OK
 
@@ -185,6 +250,18 @@ def main():
 
     loop = GLib.MainLoop()
     status = [0]
+    bus = pipeline.get_bus()
+
+    def on_sync_message(bus, message):
+        # The streaming thread, before the buffer reaches on_buffer (see the module's doc).
+        s = message.get_structure()
+        if message.src == classify and s.has_name("convnext-classification") \
+                and s.has_field("objects"):
+            messages[s.get_value("timestamp")] = s.copy()
+
+    if args.objects is not None:
+        bus.enable_sync_message_emission()
+        bus.connect("sync-message::element", on_sync_message)
 
     def on_message(bus, message):
         if message.type == Gst.MessageType.ERROR:
@@ -202,7 +279,6 @@ def main():
         pipeline.send_event(Gst.Event.new_eos())
         return GLib.SOURCE_REMOVE
 
-    bus = pipeline.get_bus()
     bus.add_signal_watch()
     bus.connect("message", on_message)
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, on_sigint)
@@ -217,6 +293,8 @@ def main():
     else:
         loop.run()
     pipeline.set_state(Gst.State.NULL)
+    if args.objects is not None:
+        bus.disable_sync_message_emission()
     bus.remove_signal_watch()
     return status[0]
 

@@ -20,7 +20,9 @@
  * label box just above it (inside it when the box touches the top of the frame), read from the
  * convnext meta's objects or, when a buffer has none, from every GstVideoRegionOfInterestMeta of
  * another type than "convnext" that carries a "classification" param (any DL Streamer
- * classifier's output). These rectangles are rendered for every frame, since objects move:
+ * classifier's output) and, on GStreamer >= 1.24, from every GstAnalyticsODMtd that RELATE_TO
+ * links to a GstAnalyticsClsMtd (as upstream's objectdetectionoverlay follows it; an OD whose box
+ * is already drawn from its ROI is drawn once). These rectangles are rendered for every frame, since objects move:
  *
  *   ... ! facedetect ! convnextclassify inference-region=roi-list object-class=face !
  *   convnextoverlay ! videoconvert ! autovideosink
@@ -306,9 +308,62 @@ typedef struct {
   Entry best;
 } Object;
 
+#if HAVE_GST_ANALYTICS
+/* The best class of the first ClsMtd that @od relates to (OD -RELATE_TO-> Cls), into @best. */
+static gboolean
+od_best_class (GstAnalyticsRelationMeta *rmeta, const GstAnalyticsODMtd *od, Entry *best)
+{
+  GstAnalyticsClsMtd cls;
+  gpointer state = NULL;
+
+  if (!gst_analytics_relation_meta_get_direct_related (rmeta, od->id,
+          GST_ANALYTICS_REL_TYPE_RELATE_TO, gst_analytics_cls_mtd_get_mtd_type (), &state, &cls))
+    return FALSE;
+  best->label = NULL;
+  for (gsize i = 0; i < gst_analytics_cls_mtd_get_length (&cls); i++) {
+    gfloat level = gst_analytics_cls_mtd_get_level (&cls, i);
+
+    if (best->label == NULL || level > best->score) {
+      best->label = g_quark_to_string (gst_analytics_cls_mtd_get_quark (&cls, i));
+      best->score = level;
+    }
+  }
+  return best->label != NULL;
+}
+
+/* Appends the classified GstAnalyticsODMtd of @buf whose box is not in @objects yet. */
+static void
+append_analytics_objects (GstBuffer *buf, GArray *objects)
+{
+  GstAnalyticsRelationMeta *rmeta = gst_buffer_get_analytics_relation_meta (buf);
+  GstAnalyticsODMtd od;
+  gpointer state = NULL;
+  guint n_from_rois = objects->len;
+
+  while (rmeta && gst_analytics_relation_meta_iterate (rmeta, &state,
+          gst_analytics_od_mtd_get_mtd_type (), &od)) {
+    Object obj;
+    gfloat loc_conf;
+    gboolean drawn = FALSE;
+
+    if (!gst_analytics_od_mtd_get_location (&od, &obj.x, &obj.y, &obj.w, &obj.h, &loc_conf)
+        || !od_best_class (rmeta, &od, &obj.best))
+      continue;
+    for (guint i = 0; i < n_from_rois && !drawn; i++) {
+      const Object *r = &g_array_index (objects, Object, i);
+
+      drawn = r->x == obj.x && r->y == obj.y && r->w == obj.w && r->h == obj.h;
+    }
+    if (!drawn)
+      g_array_append_val (objects, obj);
+  }
+}
+#endif
+
 /* The objects of @buf: the convnext meta's, else every GstVideoRegionOfInterestMeta other than
  * the full-frame "convnext" one that carries a "classification" param (as convnextclassify, or
- * any DL Streamer classifier, writes it). Objects without a class are left out. NULL: none. */
+ * any DL Streamer classifier, writes it) and every classified GstAnalyticsODMtd. Objects without
+ * a class are left out. NULL: none. */
 static GArray *
 collect_objects (GstBuffer *buf)
 {
@@ -345,6 +400,10 @@ collect_objects (GstBuffer *buf)
     }
     g_array_unref (entries);
   }
+#if HAVE_GST_ANALYTICS
+  if (!meta)
+    append_analytics_objects (buf, objects);
+#endif
   if (objects->len == 0)
     g_clear_pointer (&objects, g_array_unref);
   return objects;

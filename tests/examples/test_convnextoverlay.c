@@ -560,6 +560,47 @@ GST_START_TEST (test_objects_drawn)
   out_roi = run_once (&info, FALSE, NULL, in_roi);
   fail_unless (same_bytes (out, out_roi));
 
+#if HAVE_GST_ANALYTICS
+  {
+    /* The same from GstAnalyticsODMtd -RELATE_TO-> ClsMtd alone (as convnextclassify relates
+     * them, with a second, lower class, and an unclassified OD that is not drawn); and from ROI
+     * params and ODMtd of the same boxes together, each object drawn once. */
+    GstBuffer *in_od = make_frame (&info), *in_both = gst_buffer_copy_deep (in_roi);
+    GstBuffer *targets[2] = { in_od, in_both }, *out_od, *out_both;
+
+    for (guint t = 0; t < 2; t++) {
+      GstAnalyticsRelationMeta *rmeta = gst_buffer_add_analytics_relation_meta (targets[t]);
+      GstAnalyticsODMtd od;
+
+      for (guint i = 0; i < 2; i++) {
+        gfloat levels[2] = { 0.05f, objects[i].classes[0].score };
+        GQuark quarks[2] = { g_quark_from_static_string ("bird"),
+          g_quark_from_string (objects[i].classes[0].label) };
+        GstAnalyticsClsMtd cls;
+
+        fail_unless (gst_analytics_relation_meta_add_od_mtd (rmeta,
+                g_quark_from_static_string ("face"), objects[i].x, objects[i].y, objects[i].w,
+                objects[i].h, 0.9f, &od));
+        fail_unless (gst_analytics_relation_meta_add_cls_mtd (rmeta, 2, levels, quarks, &cls));
+        fail_unless (gst_analytics_relation_meta_set_relation (rmeta,
+                GST_ANALYTICS_REL_TYPE_CONTAIN | GST_ANALYTICS_REL_TYPE_RELATE_TO, od.id, cls.id));
+        fail_unless (gst_analytics_relation_meta_set_relation (rmeta,
+                GST_ANALYTICS_REL_TYPE_IS_PART_OF, cls.id, od.id));
+      }
+      fail_unless (gst_analytics_relation_meta_add_od_mtd (rmeta,
+              g_quark_from_static_string ("face"), 150, 180, 40, 40, 0.9f, &od));
+    }
+    out_od = run_once (&info, FALSE, NULL, in_od);
+    out_both = run_once (&info, FALSE, NULL, in_both);
+    fail_unless (same_bytes (out, out_od));
+    fail_unless (same_bytes (out, out_both));
+    gst_buffer_unref (out_od);
+    gst_buffer_unref (out_both);
+    gst_buffer_unref (in_od);
+    gst_buffer_unref (in_both);
+  }
+#endif
+
   gst_buffer_unref (out);
   gst_buffer_unref (out_roi);
   gst_buffer_unref (in);
@@ -629,15 +670,21 @@ with_cls_mtd (const GstVideoInfo *info, const GstConvNextClass *classes, const g
 
 /* Without the convnext meta, the frame's GstAnalyticsClsMtd is drawn (sorted by level, as the
  * convnext meta is): the same picture as from the convnext meta.  A ClsMtd that classifies a
- * detected object is not the frame's: the frame passes unchanged. */
+ * detected object is not the frame's: only that object is drawn, as from the convnext meta's
+ * object with the ClsMtd's best class. */
 GST_START_TEST (test_analytics_fallback)
 {
   static const guint shuffled[] = { 2, 0, 4, 1, 3 };
   GstVideoInfo info;
-  GstBuffer *from_meta, *from_cls, *from_object, *a, *b, *c;
+  GstBuffer *from_meta, *from_cls, *from_object, *object_meta, *a, *b, *c, *d;
+  GstConvNextObject object = { .roi_id = -1, .od_id = 0, .x = 4, .y = 4, .w = 20, .h = 20,
+    .n_classes = 1, .classes = (GstConvNextClass *) &test_classes[0] };
 
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_BGRx, 320, 240);
   from_meta = with_meta (make_frame (&info), test_classes, 5);
+  object_meta = make_frame (&info);
+  gst_convnext_classification_meta_add_objects (gst_buffer_add_convnext_classification_meta (
+          object_meta, NULL, 0, "test-model", 0, 0, 1000), &object, 1);
   from_cls = with_cls_mtd (&info, test_classes, shuffled, 5, FALSE);
   from_object = with_cls_mtd (&info, test_classes, shuffled, 5, TRUE);
   fail_if (gst_buffer_get_convnext_classification_meta (from_cls));
@@ -645,13 +692,17 @@ GST_START_TEST (test_analytics_fallback)
   a = run_once (&info, FALSE, NULL, from_meta);
   b = run_once (&info, FALSE, NULL, from_cls);
   c = run_once (&info, FALSE, NULL, from_object);
+  d = run_once (&info, FALSE, NULL, object_meta);
   fail_if (same_bytes (a, from_meta));
   fail_unless (same_bytes (a, b));
-  fail_unless (same_bytes (c, from_object));
+  fail_if (same_bytes (c, from_object));
+  fail_unless (same_bytes (c, d));
 
   gst_buffer_unref (a);
   gst_buffer_unref (b);
   gst_buffer_unref (c);
+  gst_buffer_unref (d);
+  gst_buffer_unref (object_meta);
   gst_buffer_unref (from_meta);
   gst_buffer_unref (from_cls);
   gst_buffer_unref (from_object);
