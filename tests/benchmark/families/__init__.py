@@ -3,7 +3,7 @@ Family subclass (see rounds.py) named FAMILY, and its name in ORDER."""
 import importlib
 
 ORDER = ["onnxruntime", "openvino", "libconvnext", "pipeline", "onnxinference", "preprocess",
-         "element", "debian13"]
+         "element", "roi", "debian13"]
 
 
 def load(names=None):
