@@ -133,19 +133,31 @@ attach_analytics (const GstConvNextResult *result, GstBuffer *buf)
 }
 #endif
 
+/* The convnext meta of @buf, with its age: how much older the frame the result was computed on
+ * (@frame_pts) is than @buf (GST_CLOCK_TIME_NONE when either has no pts). */
+static GstConvNextClassificationMeta *
+add_meta (GstBuffer *buf, const GstConvNextClass *classes, guint n_classes,
+    const gchar *model_name, guint64 frame_number, GstClockTime frame_pts,
+    GstClockTime inference_time)
+{
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstConvNextClassificationMeta *meta;
+
+  meta = gst_buffer_add_convnext_classification_meta (buf, classes, n_classes, model_name,
+      frame_number, frame_pts, inference_time);
+  if (GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (frame_pts) && pts >= frame_pts)
+    meta->age = pts - frame_pts;
+  return meta;
+}
+
 void
 gst_convnext_result_attach (const GstConvNextResult *result, GstBuffer *buf, guint width,
     guint height)
 {
-  GstClockTime pts = GST_BUFFER_PTS (buf);
-  GstConvNextClassificationMeta *meta;
   GstVideoRegionOfInterestMeta *roi;
 
-  meta = gst_buffer_add_convnext_classification_meta (buf, result->classes, result->n_classes,
-      result->model_name, result->frame_number, result->frame_pts, result->inference_time);
-  if (GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (result->frame_pts)
-      && pts >= result->frame_pts)
-    meta->age = pts - result->frame_pts;
+  add_meta (buf, result->classes, result->n_classes, result->model_name, result->frame_number,
+      result->frame_pts, result->inference_time);
   roi = gst_buffer_add_video_region_of_interest_meta (buf, GST_CONVNEXT_ROI_TYPE, 0, 0, width,
       height);
   if (result->roi_param != NULL)
@@ -219,13 +231,9 @@ gst_convnext_result_attach_objects (GstBuffer *buf, const GstConvNextObject *obj
     GstVideoRegionOfInterestMeta *const *rois, guint n_objects, const gchar *model_name, guint64 frame_number, GstClockTime frame_pts,
     GstClockTime inference_time)
 {
-  GstClockTime pts = GST_BUFFER_PTS (buf);
   GstConvNextClassificationMeta *meta;
 
-  meta = gst_buffer_add_convnext_classification_meta (buf, NULL, 0, model_name, frame_number,
-      frame_pts, inference_time);
-  if (GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (frame_pts) && pts >= frame_pts)
-    meta->age = pts - frame_pts;
+  meta = add_meta (buf, NULL, 0, model_name, frame_number, frame_pts, inference_time);
   gst_convnext_classification_meta_add_objects (meta, objects, n_objects);
   for (guint i = 0; i < n_objects; i++) {
     const GstConvNextObject *o = &objects[i];
