@@ -10,7 +10,13 @@ the test environment):
     videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=1920,height=1080,framerate=30/1
       ! convnextclassify post-messages=true [model=DIR] ! fakesink sync=true
 
-and reads VmRSS from /proc every --interval seconds.  The first sample is taken one interval in,
+or, with --roi PHOTO, per-object classification behind upstream's facedetect on a live still:
+
+    filesrc location=PHOTO ! pngdec ! imagefreeze is-live=true ! video/x-raw,framerate=10/1
+      ! videoconvert ! facedetect display=false ! videoconvert
+      ! convnextclassify inference-region=roi-list object-class=face post-messages=true ! fakesink sync=true
+
+(the objects counted from the messages too), and reads VmRSS from /proc every --interval seconds.  The first sample is taken one interval in,
 after the network is built.  Prints one line per sample and a summary: the least-squares slope of
 RSS over time in KiB per minute, RSS at the first and last sample, the frames classified (the
 element's bus messages, counted from gst-launch -m) and the rendered frame rate.  Fails (exit 1)
@@ -53,24 +59,35 @@ def main():
     ap.add_argument("--out", help="write the samples and the summary as JSON here")
     ap.add_argument("--max-growth", type=float, default=16, help="MiB of RSS growth that fails the run")
     ap.add_argument("--extra", default="", help="more convnextclassify properties, e.g. 'threads=2'")
+    ap.add_argument("--roi", metavar="PHOTO", help="a PNG with faces: classify each face facedetect "
+                    "finds (inference-region=roi-list) instead of the 1080p frames")
     args = ap.parse_args()
 
-    caps = "video/x-raw,format=I420,width=1920,height=1080,framerate=30/1"
     classify = "convnextclassify post-messages=true" + (f" model={args.model}" if args.model else "")
+    if args.roi:
+        classify += " inference-region=roi-list object-class=face"
     if args.extra:
         classify += " " + args.extra
-    pipeline = f"videotestsrc is-live=true pattern=ball ! {caps} ! {classify} ! fakesink sync=true"
+    if args.roi:
+        source = (f"filesrc location={args.roi} ! pngdec ! imagefreeze is-live=true "
+                  "! video/x-raw,framerate=10/1 ! videoconvert ! facedetect display=false "
+                  "! videoconvert")
+    else:
+        source = ("videotestsrc is-live=true pattern=ball "
+                  "! video/x-raw,format=I420,width=1920,height=1080,framerate=30/1")
+    pipeline = f"{source} ! {classify} ! fakesink sync=true"
     cmd = ["gst-launch-1.0", "-m", "-e"] + pipeline.split()
     print("+ " + " ".join(cmd), flush=True)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
 
-    counts = {"results": 0, "last_frame": -1, "errors": [], "warnings": []}
+    counts = {"results": 0, "objects": 0, "last_frame": -1, "errors": [], "warnings": []}
     frame_re = re.compile(r"frame-number=\(guint64\)(\d+)")
 
     def reader():
         for line in proc.stdout:
             if "convnext-classification" in line:
                 counts["results"] += 1
+                counts["objects"] += line.count("roi-id")   # one per object (escaped in the array)
                 m = frame_re.search(line)
                 if m:
                     counts["last_frame"] = int(m.group(1))
@@ -96,8 +113,9 @@ def main():
         elapsed = time.monotonic() - start
         kib = rss_kib(proc.pid)
         samples.append({"seconds": round(elapsed, 1), "rss_kib": kib, "results": counts["results"],
-                        "last_frame": counts["last_frame"]})
+                        "objects": counts["objects"], "last_frame": counts["last_frame"]})
         print(f"{elapsed / 60:6.1f} min  RSS {kib / 1024:8.1f} MiB  {counts['results']} results "
+              f"{'(%d objects) ' % counts['objects'] if args.roi else ''}"
               f"(last frame {counts['last_frame']})", flush=True)
         next_at += args.interval
 
@@ -112,6 +130,9 @@ def main():
     t.join(timeout=5)
 
     ok = not early and not counts["errors"] and len(samples) >= 2
+    if args.roi and counts["objects"] == 0:
+        print("FAIL: no object was classified (no face found in %s?)" % args.roi)
+        ok = False
     summary = {"pipeline": pipeline, "minutes": args.minutes, "interval_s": args.interval,
                "samples": samples, "errors": counts["errors"], "warnings": counts["warnings"][:10]}
     if len(samples) >= 2:
