@@ -44,7 +44,9 @@
  * empty and there is no full-frame "convnext" ROI), on >= 1.24 a #GstAnalyticsClsMtd related
  * to its ODMtd (OD -CONTAIN|RELATE_TO-> Cls, Cls -IS_PART_OF-> OD), and with post-messages an
  * "objects" array (roi-id, od-id, tracking-id, x, y, w, h, frame-number, labels, class-ids,
- * scores) in the message of each frame on which objects were classified.
+ * scores) in the message of each frame on which objects were classified (with
+ * async-inference, posted when that frame's results come back: its frame-number and
+ * timestamp, the boxes the regions had on it).
  *
  * No NaN or infinite score is ever attached or posted: a checkpoint whose weights hold any
  * fails to start (the error names the tensor); a frame on which the network overflows
@@ -890,7 +892,7 @@ take_result (GstConvNextClassify *self, GstConvNextRequest *req, gdouble thresho
 
 /* Async: takes the results finished since the last frame, oldest first. */
 static void take_region_results (GstConvNextClassify *self, GstConvNextRequest *req,
-    gdouble threshold);
+    gdouble threshold, gboolean post_messages);
 
 static GstFlowReturn
 collect_results (GstConvNextClassify *self, gdouble threshold, gboolean post_messages)
@@ -899,7 +901,7 @@ collect_results (GstConvNextClassify *self, gdouble threshold, gboolean post_mes
 
   while ((req = gst_convnext_runner_pop_finished (self->runner))) {
     if (req->n_items > 0 && req->items[0].tag.is_region)
-      take_region_results (self, req, threshold);
+      take_region_results (self, req, threshold, post_messages);
     else
       take_result (self, req, threshold, post_messages);
   }
@@ -1008,19 +1010,33 @@ item_object (const GstConvNextItem *item, GstConvNextClass *classes, guint max_c
 }
 
 /* Async: stores a finished request's results under their objects' tracking keys (results
- * of regions without a key cannot be matched to a later frame and are dropped). */
+ * of regions without a key cannot be matched to a later frame and are dropped) and posts
+ * them, if asked, as the objects message of the frame they were computed on. */
 static void
-take_region_results (GstConvNextClassify *self, GstConvNextRequest *req, gdouble threshold)
+take_region_results (GstConvNextClassify *self, GstConvNextRequest *req, gdouble threshold,
+    gboolean post_messages)
 {
-  GstConvNextClass *classes = g_newa (GstConvNextClass, MAX (self->num_labels, 1));
+  guint n_labels = MAX (self->num_labels, 1);
+  GstConvNextClass *classes = g_new (GstConvNextClass, (gsize) req->n_items * n_labels);
+  GstConvNextObject *objects = g_new (GstConvNextObject, req->n_items);
+  const GstConvNextTag *tag = &req->items[0].tag;
 
   for (guint i = 0; i < req->n_items; i++) {
-    GstConvNextObject o = item_object (&req->items[i], classes, self->num_labels, threshold);
+    GstConvNextObject *o = &objects[i];
 
-    gst_convnext_regions_store (self->regions, o.has_tracking_id, o.tracking_id, &o);
+    *o = item_object (&req->items[i], classes + (gsize) i * n_labels, self->num_labels,
+        threshold);
+    gst_convnext_regions_store (self->regions, o->has_tracking_id, o->tracking_id, o);
   }
   GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %u regions in %.2f ms",
-      req->items[0].tag.frame_number, req->n_items, req->inference_time / 1e6);
+      tag->frame_number, req->n_items, req->inference_time / 1e6);
+  if (post_messages)
+    gst_element_post_message (GST_ELEMENT (self), gst_convnext_result_new_objects_message (
+            objects, req->n_items, convnext_model_get_name (self->model), GST_OBJECT (self),
+            &GST_BASE_TRANSFORM (self)->segment, tag->frame_number, tag->pts, tag->duration,
+            req->inference_time));
+  g_free (objects);
+  g_free (classes);
   gst_convnext_runner_release (self->runner, req);
 }
 

@@ -397,19 +397,52 @@ GST_START_TEST (test_results_after_tee_queue)
 }
 GST_END_TEST;
 
+/* An objects message's object @i as a GstConvNextObject (classes into @classes). */
+static GstConvNextObject
+message_object (const GstStructure *s, guint i, GstConvNextClass *classes)
+{
+  const GstStructure *obj = gst_value_get_structure (gst_value_array_get_value (
+          gst_structure_get_value (s, "objects"), i));
+  const GValue *ids = gst_structure_get_value (obj, "class-ids");
+  const GValue *scores = gst_structure_get_value (obj, "scores");
+  GstConvNextObject o = { 0 };
+  gint w, h;
+
+  fail_unless (gst_structure_get (obj, "roi-id", G_TYPE_INT, &o.roi_id, "x", G_TYPE_INT, &o.x,
+          "y", G_TYPE_INT, &o.y, "w", G_TYPE_INT, &w, "h", G_TYPE_INT, &h, "frame-number",
+          G_TYPE_UINT64, &o.frame_number, "tracking-id", G_TYPE_UINT64, &o.tracking_id, NULL));
+  o.w = w;
+  o.h = h;
+  o.n_classes = gst_value_array_get_size (ids);
+  fail_unless (o.n_classes <= N_LABELS);
+  for (guint k = 0; k < o.n_classes; k++) {
+    classes[k].class_id = g_value_get_int (gst_value_array_get_value (ids, k));
+    classes[k].score = g_value_get_double (gst_value_array_get_value (scores, k));
+  }
+  o.classes = classes;
+  return o;
+}
+
 /* Async: results come back on later frames, matched by tracking id to the objects they were
- * computed for (equal to the reference on the frame and box they came from). */
+ * computed for (equal to the reference on the frame and box they came from).  With
+ * post-messages, each finished request is posted as the objects message of its source frame:
+ * its frame-number and timestamp, the boxes on that frame, and the reference's scores. */
 GST_START_TEST (test_async_regions)
 {
-  GstHarness *h = harness_new ("async-inference", TRUE, NULL);
+  GstHarness *h = harness_new ("async-inference", TRUE, "post-messages", TRUE, NULL);
   GPtrArray *frames = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
   gint64 deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   gboolean got_both = FALSE;
+  guint n_messages = 0;
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
 
+  gst_element_set_bus (h->element, bus);
   for (guint f = 0; !got_both && g_get_monotonic_time () < deadline; f++) {
     GstBuffer *in = make_frame (f), *out;
     GstConvNextClassificationMeta *meta;
 
+    GST_BUFFER_PTS (in) = gst_util_uint64_scale (f, GST_SECOND, 30);
     add_roi (in, "face", 21, 10 + f % 30, 10, 40, 40);
     add_roi (in, "face", 22, 80, 30 + f % 20, 50, 60);
     g_ptr_array_add (frames, gst_buffer_ref (in));
@@ -437,6 +470,37 @@ GST_START_TEST (test_async_regions)
     gst_buffer_unref (out);
   }
   fail_unless (got_both, "no async result within 20 s");
+
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    guint64 frame_number, pts;
+
+    fail_unless (gst_structure_has_name (s, "convnext-classification"));
+    fail_unless (gst_structure_get (s, "frame-number", G_TYPE_UINT64, &frame_number,
+            "timestamp", G_TYPE_UINT64, &pts, NULL));
+    fail_unless (frame_number < frames->len);
+    fail_unless_equals_uint64 (pts,
+        GST_BUFFER_PTS (g_ptr_array_index (frames, frame_number)));
+    for (guint i = 0; i < gst_value_array_get_size (gst_structure_get_value (s, "objects"));
+        i++) {
+      GstConvNextClass classes[N_LABELS];
+      GstConvNextObject o = message_object (s, i, classes);
+      GstBuffer *src = g_ptr_array_index (frames, frame_number);
+      guint k = (guint) frame_number;
+
+      fail_unless_equals_uint64 (o.frame_number, frame_number);
+      if (o.tracking_id == 21)
+        check_object_box (src, &o, 10 + k % 30, 10, 40, 40);
+      else
+        check_object_box (src, &o, 80, 30 + k % 20, 50, 60);
+      fail_unless_equals_int (o.x, o.tracking_id == 21 ? (gint) (10 + k % 30) : 80);
+    }
+    n_messages++;
+    gst_message_unref (msg);
+  }
+  fail_unless (n_messages > 0, "async-inference posted no objects message");
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
   g_ptr_array_unref (frames);
   gst_harness_teardown (h);
 }
