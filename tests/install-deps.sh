@@ -15,6 +15,8 @@ PACKAGES="
   gstreamer1.0-opencv opencv-data
   valgrind
 "
+# python3-skimage brings the photos test_facedetect uses: its astronaut.png, and through
+# python3-matplotlib, python-matplotlib-data's grace_hopper.jpg.
 # Only for this host: tests/debian13/run.sh makes the Debian 13 chroot with mmdebstrap (nothing
 # else of Debian 13 is installed here); python3-torch (with libopenblas0-pthread, else ~25x
 # slower) and python3-venv serve the transformers check (tests/reference/check_transformers.sh,

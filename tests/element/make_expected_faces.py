@@ -2,7 +2,8 @@
 """Record what convnextclassify inference-region=roi-list must attach to facedetect's faces.
 
     /usr/bin/python3 tests/element/make_expected_faces.py   (from the source root; needs gstreamer1.0-opencv,
-                                                             opencv-data, python3-torch, python3-pil)
+                                                             opencv-data, python3-torch, python3-pil,
+                                                             python3-skimage, python-matplotlib-data)
 
 For each photo: the face boxes that upstream's facedetect (display=false) finds, read from its "facedetect"
 bus messages (gst-launch-1.0 -m); each face cropped with PIL from the RGB photo and saved as a PNG, that PNG
@@ -29,16 +30,31 @@ import preprocess_reference  # noqa: E402
 import safetensors_io  # noqa: E402
 
 MODEL = "tests/element/models/tiny"
-PHOTOS = ["/usr/lib/python3/dist-packages/skimage/data/astronaut.png", "tests/data/astronaut-portrait.png"]
+PHOTOS = ["/usr/lib/python3/dist-packages/skimage/data/astronaut.png", "tests/data/astronaut-portrait.png",
+          "/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg"]   # python-matplotlib-data
 FACE = re.compile(r"face, x=\(uint\)(\d+), y=\(uint\)(\d+), width=\(uint\)(\d+), height=\(uint\)(\d+)")
 
 
 def faces(path):
-    out = subprocess.run(["gst-launch-1.0", "-m", "filesrc", "location=" + path, "!", "pngdec", "!",
+    out = subprocess.run(["gst-launch-1.0", "-m", "filesrc", "location=" + path, "!", "decodebin", "!",
                           "videoconvert", "!", "facedetect", "display=false", "!", "fakesink"],
                          capture_output=True, text=True, check=True).stdout
     line = next(l for l in out.splitlines() if "faces=" in l).replace("\\", "")  # unescape
     return [[int(v) for v in m.groups()] for m in FACE.finditer(line)]
+
+
+def decoded_rgb(path, tmp):
+    """The photo as the test pipeline's element sees it: a PNG as PIL reads it (pngdec is lossless);
+    anything else (JPEG) decoded by GStreamer exactly as in the pipeline (decodebin ! videoconvert to
+    RGB, which is what facedetect takes), since another JPEG decoder or YUV->RGB conversion gives other
+    pixels."""
+    if path.endswith(".png"):
+        return Image.open(path).convert("RGB")
+    png = os.path.join(tmp, "decoded.png")
+    subprocess.run(["gst-launch-1.0", "-q", "filesrc", "location=" + path, "!", "decodebin", "!",
+                    "videoconvert", "!", "video/x-raw,format=RGB", "!", "pngenc", "!", "filesink",
+                    "location=" + png], check=True)
+    return Image.open(png).convert("RGB")
 
 
 def main():
@@ -51,7 +67,8 @@ def main():
     photos = {}
     for photo in PHOTOS:
         path = os.path.join(ROOT, photo)
-        image = Image.open(path).convert("RGB")
+        with tempfile.TemporaryDirectory() as tmp:
+            image = decoded_rgb(path, tmp)
         entries = []
         for x, y, w, h in faces(path):
             with tempfile.TemporaryDirectory() as tmp:

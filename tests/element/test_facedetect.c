@@ -19,7 +19,7 @@
 static gboolean
 check_photo (const gchar *path, JsonArray *faces, const gchar *model_dir)
 {
-  g_autofree gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! pngdec ! videoconvert ! "
+  g_autofree gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
       "facedetect display=false ! videoconvert ! convnextclassify name=c threads=1 top-k=10 "
       "inference-region=roi-list object-class=face ! appsink name=sink sync=false", path);
   g_autoptr (GError) error = NULL;
