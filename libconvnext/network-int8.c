@@ -45,9 +45,12 @@ add_matmul_int8 (ConvNextNetwork *net, const char *what, const_dnnl_primitive_de
   args[n_args++] = (dnnl_exec_arg_t) { DNNL_ARG_DST, dst };
 #if !INT8_BIAS_BEFORE_SCALES
   {
+    /* md_create takes a dnnl_dims_t (DNNL_MAX_NDIMS entries): a pointer to n alone would be
+     * an over-read as far as the prototype says (gcc 14: -Wstringop-overread). */
+    dnnl_dims_t scale_dims = { n };
     g_auto (Md) scale_md = NULL;
     dnnl_memory_t scale_mem;
-    TRY (md_create (&scale_md, 1, &n, dnnl_f32, dnnl_a));
+    TRY (md_create (&scale_md, 1, scale_dims, dnnl_f32, dnnl_a));
     if (gamma != NULL ? !backend_pack (b, net->stream, scale, gamma, n, scale_md, scale_md, &scale_mem,
             error) : !new_memory (net, scale_md, (void *) scale, &scale_mem, error))
       return FALSE;
