@@ -49,8 +49,17 @@
 
 G_BEGIN_DECLS
 
+/* Marks the library's API: libconvnext.so is built with -fvisibility=hidden (meson's
+ * gnu_symbol_visibility), so only the functions declared here with it are exported; the rest
+ * of the library's functions stay internal (tests/lib/check-exports.sh checks this). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CONVNEXT_API __attribute__ ((visibility ("default")))
+#else
+#define CONVNEXT_API
+#endif
+
 #define CONVNEXT_ERROR (convnext_error_quark ())
-GQuark convnext_error_quark (void);
+CONVNEXT_API GQuark convnext_error_quark (void);
 
 /**
  * ConvNextError:
@@ -116,7 +125,7 @@ typedef struct {
   gpointer _reserved[7];
 } ConvNextParams;
 
-void convnext_params_init (ConvNextParams *params);
+CONVNEXT_API void convnext_params_init (ConvNextParams *params);
 
 /**
  * convnext_default_model_dir:
@@ -126,7 +135,7 @@ void convnext_params_init (ConvNextParams *params);
  * source tree's copy), else the installed <datadir>/convnext/models/convnext-cifar10.
  * Returns: (transfer none): a directory path.
  */
-const char *convnext_default_model_dir (void);
+CONVNEXT_API const char *convnext_default_model_dir (void);
 
 /* ------------------------------------------------------------------------------------------
  * Model: config.json + the weights, and the oneDNN network that runs them.
@@ -171,39 +180,39 @@ typedef struct _ConvNextModel ConvNextModel;
  *   INVALID_WEIGHTS, UNSUPPORTED — e.g. a model_type other than convnext/convnextv2 — or
  *   BACKEND).
  */
-ConvNextModel *convnext_model_new (const char *model_dir, const ConvNextParams *params,
+CONVNEXT_API ConvNextModel *convnext_model_new (const char *model_dir, const ConvNextParams *params,
     GError **error);
 
 /** convnext_model_ref: adds a reference (thread-safe).  Returns: @model. */
-ConvNextModel *convnext_model_ref (ConvNextModel *model);
+CONVNEXT_API ConvNextModel *convnext_model_ref (ConvNextModel *model);
 
 /** convnext_model_unref: drops a reference (thread-safe); the last one frees the model.
  *  Contexts hold references of their own.  NULL is allowed. */
-void convnext_model_unref (ConvNextModel *model);
+CONVNEXT_API void convnext_model_unref (ConvNextModel *model);
 
 /** convnext_model_free: the same as convnext_model_unref(); NULL is allowed. */
-void convnext_model_free (ConvNextModel *model);
+CONVNEXT_API void convnext_model_free (ConvNextModel *model);
 
 /** convnext_model_get_name: the checkpoint's name: the basename of its directory. */
-const char *convnext_model_get_name (const ConvNextModel *model);
+CONVNEXT_API const char *convnext_model_get_name (const ConvNextModel *model);
 
 /** convnext_model_get_num_channels: config num_channels (input C). */
-guint convnext_model_get_num_channels (const ConvNextModel *model);
+CONVNEXT_API guint convnext_model_get_num_channels (const ConvNextModel *model);
 
 /** convnext_model_get_image_size: config image_size (informative; any size that the
  *  convolutions accept can be run). */
-guint convnext_model_get_image_size (const ConvNextModel *model);
+CONVNEXT_API guint convnext_model_get_image_size (const ConvNextModel *model);
 
 /** convnext_model_get_hidden_size: C_last = hidden_sizes[-1], the pooler_output width. */
-guint convnext_model_get_hidden_size (const ConvNextModel *model);
+CONVNEXT_API guint convnext_model_get_hidden_size (const ConvNextModel *model);
 
 /** convnext_model_get_num_labels: number of classes; 0 for a bare ConvNextModel. */
-guint convnext_model_get_num_labels (const ConvNextModel *model);
+CONVNEXT_API guint convnext_model_get_num_labels (const ConvNextModel *model);
 
 /** convnext_model_get_label: id2label[@id] (or the labels set with
  *  convnext_model_set_labels()); "LABEL_<id>" when config.json has none; NULL if
  *  @id >= num_labels. */
-const char *convnext_model_get_label (const ConvNextModel *model, guint id);
+CONVNEXT_API const char *convnext_model_get_label (const ConvNextModel *model, guint id);
 
 /**
  * convnext_model_set_labels:
@@ -214,7 +223,7 @@ const char *convnext_model_get_label (const ConvNextModel *model, guint id);
  * themselves).
  * Returns: FALSE with CONVNEXT_ERROR_INVALID_INPUT when @n_labels != num_labels.
  */
-gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *labels,
+CONVNEXT_API gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *labels,
     guint n_labels, GError **error);
 
 /**
@@ -233,7 +242,7 @@ gboolean convnext_model_set_labels (ConvNextModel *model, const char *const *lab
  *   NULL with CONVNEXT_ERROR_INVALID_CONFIG when the text holds a NUL byte or is not UTF-8
  *   (the message gives the line number).
  */
-char **convnext_labels_parse (const char *name, const char *text, gsize length,
+CONVNEXT_API char **convnext_labels_parse (const char *name, const char *text, gsize length,
     guint *n_labels, GError **error);
 
 /**
@@ -244,7 +253,7 @@ char **convnext_labels_parse (const char *name, const char *text, gsize length,
  * Returns: (transfer full): the labels, or NULL with CONVNEXT_ERROR_IO (GLib's message,
  *   which names the file) or CONVNEXT_ERROR_INVALID_CONFIG.
  */
-char **convnext_labels_load (const char *path, guint *n_labels, GError **error);
+CONVNEXT_API char **convnext_labels_load (const char *path, guint *n_labels, GError **error);
 
 /**
  * convnext_model_forward:
@@ -269,7 +278,7 @@ char **convnext_labels_load (const char *path, guint *n_labels, GError **error);
  *   bare model or a backbone, pooler_output from a backbone, non-finite pixel_values) or
  *   BACKEND.
  */
-gboolean convnext_model_forward (ConvNextModel *model, const float *pixel_values,
+CONVNEXT_API gboolean convnext_model_forward (ConvNextModel *model, const float *pixel_values,
     guint batch, guint height, guint width, float *logits, float *pooler_output,
     GError **error);
 
@@ -283,10 +292,10 @@ gboolean convnext_model_forward (ConvNextModel *model, const float *pixel_values
  * warn when this is not empty.
  * Returns: (transfer none) (array zero-terminated=1): the names; empty, never NULL.
  */
-const char *const *convnext_model_get_unused_tensors (const ConvNextModel *model);
+CONVNEXT_API const char *const *convnext_model_get_unused_tensors (const ConvNextModel *model);
 
 /** convnext_model_get_num_hidden_states: num_stages + 1 (embeddings output, then each stage). */
-guint convnext_model_get_num_hidden_states (const ConvNextModel *model);
+CONVNEXT_API guint convnext_model_get_num_hidden_states (const ConvNextModel *model);
 
 /**
  * convnext_model_get_out_indices:
@@ -296,7 +305,7 @@ guint convnext_model_get_num_hidden_states (const ConvNextModel *model);
  * "stem", "stage1"…, as transformers' BackboneMixin); default: the last stage only.
  * Returns: (transfer none): the indices, ascending.
  */
-const guint *convnext_model_get_out_indices (const ConvNextModel *model, guint *n_indices);
+CONVNEXT_API const guint *convnext_model_get_out_indices (const ConvNextModel *model, guint *n_indices);
 
 /**
  * convnext_model_get_hidden_state:
@@ -308,7 +317,7 @@ const guint *convnext_model_get_out_indices (const ConvNextModel *model, guint *
  * state of the model's own context (a context's: convnext_context_get_hidden_state()).
  * Returns: FALSE with INVALID_INPUT if @index is out of range or no state was kept.
  */
-gboolean convnext_model_get_hidden_state (ConvNextModel *model, guint index,
+CONVNEXT_API gboolean convnext_model_get_hidden_state (ConvNextModel *model, guint index,
     guint shape[4], float *out, GError **error);
 
 /**
@@ -319,7 +328,7 @@ gboolean convnext_model_get_hidden_state (ConvNextModel *model, guint index,
  *   out_features/out_indices (convnext_model_get_out_indices(), in that order); 0 for a
  *   classifier or a bare model (whose stage outputs are hidden states).
  */
-guint convnext_model_get_num_feature_maps (const ConvNextModel *model);
+CONVNEXT_API guint convnext_model_get_num_feature_maps (const ConvNextModel *model);
 
 /**
  * convnext_model_get_feature_map_shape:
@@ -332,7 +341,7 @@ guint convnext_model_get_num_feature_maps (const ConvNextModel *model);
  *
  * Returns: FALSE if @k is out of range or the input is too small for the network.
  */
-gboolean convnext_model_get_feature_map_shape (const ConvNextModel *model, guint k,
+CONVNEXT_API gboolean convnext_model_get_feature_map_shape (const ConvNextModel *model, guint k,
     guint batch, guint height, guint width, guint shape[4]);
 
 /**
@@ -350,7 +359,7 @@ gboolean convnext_model_get_feature_map_shape (const ConvNextModel *model, guint
  *
  * Returns: FALSE with INVALID_INPUT (not a backbone, zero or too-small sizes) or BACKEND.
  */
-gboolean convnext_model_forward_features (ConvNextModel *model, const float *pixel_values,
+CONVNEXT_API gboolean convnext_model_forward_features (ConvNextModel *model, const float *pixel_values,
     guint batch, guint height, guint width, float *const *feature_maps, GError **error);
 
 /* ------------------------------------------------------------------------------------------
@@ -371,13 +380,13 @@ typedef struct _ConvNextContext ConvNextContext;
  * Identical primitives of several contexts are created once, in oneDNN's primitive cache.
  * Returns: (transfer full): the context.
  */
-ConvNextContext *convnext_context_new (ConvNextModel *model, const ConvNextParams *params);
+CONVNEXT_API ConvNextContext *convnext_context_new (ConvNextModel *model, const ConvNextParams *params);
 
 /** convnext_context_free: frees @ctx and drops its model reference; NULL is allowed. */
-void convnext_context_free (ConvNextContext *ctx);
+CONVNEXT_API void convnext_context_free (ConvNextContext *ctx);
 
 /** convnext_context_get_model: Returns: (transfer none): the model @ctx runs. */
-ConvNextModel *convnext_context_get_model (const ConvNextContext *ctx);
+CONVNEXT_API ConvNextModel *convnext_context_get_model (const ConvNextContext *ctx);
 
 /**
  * convnext_context_forward:
@@ -386,7 +395,7 @@ ConvNextModel *convnext_context_get_model (const ConvNextContext *ctx);
  * and without taking the model's lock: contexts of one model run concurrently.  Not
  * thread-safe for one @ctx.
  */
-gboolean convnext_context_forward (ConvNextContext *ctx, const float *pixel_values,
+CONVNEXT_API gboolean convnext_context_forward (ConvNextContext *ctx, const float *pixel_values,
     guint batch, guint height, guint width, float *logits, float *pooler_output,
     GError **error);
 
@@ -396,7 +405,7 @@ gboolean convnext_context_forward (ConvNextContext *ctx, const float *pixel_valu
  * As convnext_model_forward_features(), on @ctx (one thread at a time, without the model's
  * lock).
  */
-gboolean convnext_context_forward_features (ConvNextContext *ctx, const float *pixel_values,
+CONVNEXT_API gboolean convnext_context_forward_features (ConvNextContext *ctx, const float *pixel_values,
     guint batch, guint height, guint width, float *const *feature_maps, GError **error);
 
 /**
@@ -405,7 +414,7 @@ gboolean convnext_context_forward_features (ConvNextContext *ctx, const float *p
  * As convnext_model_get_hidden_state(), for the last convnext_context_forward() on @ctx
  * (which needs output_hidden_states in the context's params).
  */
-gboolean convnext_context_get_hidden_state (ConvNextContext *ctx, guint index, guint shape[4],
+CONVNEXT_API gboolean convnext_context_get_hidden_state (ConvNextContext *ctx, guint index, guint shape[4],
     float *out, GError **error);
 
 /**
@@ -431,7 +440,7 @@ typedef struct {
  *   or ±Inf (an overflow in the network; see convnext_model_forward()): such logits have
  *   no softmax, and no NaN score is ever returned.
  */
-guint convnext_model_top_k (const ConvNextModel *model, const float *logits, guint k,
+CONVNEXT_API guint convnext_model_top_k (const ConvNextModel *model, const float *logits, guint k,
     ConvNextClass *out);
 
 /* ------------------------------------------------------------------------------------------
@@ -537,7 +546,7 @@ typedef struct _ConvNextPreprocessor ConvNextPreprocessor;
  *   file) or INVALID_CONFIG (malformed JSON, wrong type or range; the message names the file
  *   and the key).
  */
-ConvNextPreprocessor *convnext_preprocessor_new (const char *model_dir, GError **error);
+CONVNEXT_API ConvNextPreprocessor *convnext_preprocessor_new (const char *model_dir, GError **error);
 
 /**
  * convnext_preprocessor_uses_defaults:
@@ -547,10 +556,10 @@ ConvNextPreprocessor *convnext_preprocessor_new (const char *model_dir, GError *
  *   checkpoints always ship the file; without it a model trained at another size or
  *   normalisation gets the wrong input, so front ends should warn.
  */
-gboolean convnext_preprocessor_uses_defaults (const ConvNextPreprocessor *pre);
+CONVNEXT_API gboolean convnext_preprocessor_uses_defaults (const ConvNextPreprocessor *pre);
 
 /** convnext_preprocessor_free: NULL is allowed. */
-void convnext_preprocessor_free (ConvNextPreprocessor *pre);
+CONVNEXT_API void convnext_preprocessor_free (ConvNextPreprocessor *pre);
 
 /**
  * convnext_preprocessor_get_output_size:
@@ -558,7 +567,7 @@ void convnext_preprocessor_free (ConvNextPreprocessor *pre);
  * @width, @height: (out): the pixel_values spatial size: shortest_edge × shortest_edge
  *   when do_resize, else the input size.
  */
-void convnext_preprocessor_get_output_size (const ConvNextPreprocessor *pre, guint in_width,
+CONVNEXT_API void convnext_preprocessor_get_output_size (const ConvNextPreprocessor *pre, guint in_width,
     guint in_height, guint *width, guint *height);
 
 /**
@@ -587,7 +596,7 @@ void convnext_preprocessor_get_output_size (const ConvNextPreprocessor *pre, gui
  *   empty or not inside the image, region too elongated to resize) or UNSUPPORTED (unknown
  *   pixel format, color matrix or chroma siting).
  */
-gboolean convnext_preprocessor_process (ConvNextPreprocessor *pre, const ConvNextImage *image,
+CONVNEXT_API gboolean convnext_preprocessor_process (ConvNextPreprocessor *pre, const ConvNextImage *image,
     const ConvNextRect *roi, float *pixel_values, GError **error);
 
 /* ------------------------------------------------------------------------------------------
@@ -614,22 +623,22 @@ typedef struct _ConvNextCalibrator ConvNextCalibrator;
 
 /** convnext_calibrator_new: @model must have been loaded with precision F32 (the ranges are
  *  the f32 network's); it is referenced.  Returns: (transfer full): the calibrator. */
-ConvNextCalibrator *convnext_calibrator_new (ConvNextModel *model);
+CONVNEXT_API ConvNextCalibrator *convnext_calibrator_new (ConvNextModel *model);
 
 /** convnext_calibrator_add: runs @pixel_values (as convnext_model_forward()) and widens the
  *  ranges to what it saw.  Returns: FALSE with INVALID_INPUT (sizes; a model not in F32) or
  *  BACKEND. */
-gboolean convnext_calibrator_add (ConvNextCalibrator *cal, const float *pixel_values,
+CONVNEXT_API gboolean convnext_calibrator_add (ConvNextCalibrator *cal, const float *pixel_values,
     guint batch, guint height, guint width, GError **error);
 
 /** convnext_calibrator_save: writes the calibration file (JSON: format
  *  "convnext-int8-calibration", version 1, the model and image count, one {name,
  *  input_absmax, hidden_min, hidden_max} per block).  Returns: FALSE with INVALID_INPUT
  *  before any image was added, IO when the file cannot be written. */
-gboolean convnext_calibrator_save (ConvNextCalibrator *cal, const char *path, GError **error);
+CONVNEXT_API gboolean convnext_calibrator_save (ConvNextCalibrator *cal, const char *path, GError **error);
 
 /** convnext_calibrator_free: NULL is allowed. */
-void convnext_calibrator_free (ConvNextCalibrator *cal);
+CONVNEXT_API void convnext_calibrator_free (ConvNextCalibrator *cal);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextModel, convnext_model_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConvNextCalibrator, convnext_calibrator_free)
