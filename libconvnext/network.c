@@ -350,7 +350,13 @@ build (ConvNextNetwork *net, GError **error)
    * there as hidden states; the blocks' inner buffers are shared. */
   for (guint s = 0; s < S; s++) {
     guint h, wd;
-    convnext_network_hidden_size (cfg, s + 1, net->height, net->width, &h, &wd);
+    /* convnext_network_new() checked the last stage, the smallest: this cannot fail. */
+    if (!convnext_network_hidden_size (cfg, s + 1, net->height, net->width, &h, &wd)) {
+      g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_INPUT,
+          "input of %ux%u pixels is too small for stage %u of %s", net->width, net->height, s,
+          cfg->path);
+      return FALSE;
+    }
     x[s] = (Act) { NULL, net->backend->dt, net->batch, cfg->hidden_sizes[s], h, wd };
     max_elements = MAX (max_elements, (guint64) x[s].n * x[s].c * h * wd);
     if (!new_buffer (net, (guint64) x[s].n * x[s].c * h * wd * 4, &x[s].data, error))
