@@ -108,6 +108,7 @@
 #include <convnext.h>
 #include <gst/video/video.h>
 
+#include "gstconvnextlog.h"
 #include "gstconvnextregions.h"
 #include "gstconvnextmodelcache.h"
 #include "gstconvnextresult.h"
@@ -243,7 +244,9 @@ G_DEFINE_TYPE (GstConvNextClassify, gst_convnext_classify, GST_TYPE_BASE_TRANSFO
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (convnextclassify, "convnextclassify", GST_RANK_NONE,
     GST_TYPE_CONVNEXT_CLASSIFY,
     GST_DEBUG_CATEGORY_INIT (gst_convnext_classify_debug, "convnextclassify", 0,
-        "ConvNeXt video classifier"));
+        "ConvNeXt video classifier");
+    /* From plugin_init: libconvnext's log records into this category (gstconvnextlog.c). */
+    gst_convnext_log_forward_to (gst_convnext_classify_debug));
 
 GType
 gst_convnext_inference_region_get_type (void)

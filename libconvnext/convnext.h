@@ -36,12 +36,15 @@
  * Errors: every function that can fail returns FALSE/NULL and sets a CONVNEXT_ERROR
  * whose message names the file and the key or tensor concerned.
  *
- * Logging: the library prints nothing itself; it logs through GLib's structured logging in
- * the "convnext" domain.  Debug messages (shown with G_MESSAGES_DEBUG=convnext) name the
- * oneDNN implementation each layer of a network got, e.g. "encoder.stages.1.layers.0.pwconv2:
- * matmul brg:avx512_core"; a warning (once per primitive kind) names a layer for which
- * oneDNN has only a reference kernel on this CPU.  Any CPU from SSE4.1 up gets optimised
- * kernels for every layer (ONEDNN_MAX_CPU_ISA caps the ISA oneDNN uses, for testing).
+ * Logging: the library prints nothing itself; it logs with g_log() in the "convnext" domain
+ * (not structured logging), so that an application can take its records with
+ * g_log_set_handler ("convnext", …) — the GStreamer plugin forwards them to GST_DEBUG that way;
+ * without a handler they reach g_log_default_handler() and GLib's log writer.  Debug
+ * messages (shown with G_MESSAGES_DEBUG=convnext) name the oneDNN implementation each layer of
+ * a network got, e.g. "encoder.stages.1.layers.0.pwconv2: matmul brg:avx512_core"; a warning
+ * (once per primitive kind) names a layer for which oneDNN has only a reference kernel on this
+ * CPU.  Any CPU from SSE4.1 up gets optimised kernels for every layer (ONEDNN_MAX_CPU_ISA
+ * caps the ISA oneDNN uses, for testing).
  */
 #pragma once
 

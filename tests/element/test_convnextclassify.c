@@ -759,6 +759,58 @@ start_error (const gchar *model, const gchar *labels_file)
   return error;
 }
 
+/* libconvnext's own log records (g_debug in the "convnext" domain) reach GST_DEBUG under
+ * convnextclassify (gst-plugin/gstconvnextlog.c): loading models/tiny builds its network (the
+ * sync warm-up), and the library names each layer's oneDNN implementation, "<layer>: <primitive
+ * kind> <implementation>".  No G_MESSAGES_DEBUG: the category's threshold is what counts. */
+typedef struct
+{
+  GMutex lock;
+  guint n_library;              /* the library's records seen in the category at DEBUG */
+  gchar *first;
+} LibraryLog;
+
+static void
+collect_library_log (GstDebugCategory *category, GstDebugLevel level, const gchar *file,
+    const gchar *function, gint line, GObject *object, GstDebugMessage *message,
+    gpointer user_data)
+{
+  LibraryLog *log = user_data;
+  const gchar *text = gst_debug_message_get (message);
+
+  if (level != GST_LEVEL_DEBUG || text == NULL
+      || g_strcmp0 (gst_debug_category_get_name (category), "convnextclassify") != 0
+      || !g_str_has_prefix (text, "embeddings.patch_embeddings: convolution "))
+    return;
+  g_mutex_lock (&log->lock);
+  if (log->n_library++ == 0)
+    log->first = g_strdup (text);
+  g_mutex_unlock (&log->lock);
+}
+
+GST_START_TEST (test_library_log_in_gst_debug)
+{
+  LibraryLog log = { 0 };
+  GError *error;
+
+  g_mutex_init (&log.lock);
+  gst_debug_set_active (TRUE);
+  gst_debug_set_threshold_for_name ("convnextclassify", GST_LEVEL_DEBUG);
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (collect_library_log, &log, NULL);
+  error = start_error (TINY_MODEL_DIR, NULL);
+  gst_debug_remove_log_function (collect_library_log);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  gst_debug_unset_threshold_for_name ("convnextclassify");
+
+  fail_unless (error == NULL, "%s", error ? error->message : "");
+  fail_unless (log.n_library >= 1, "no record of libconvnext in the convnextclassify category");
+  GST_INFO ("first library record: %s", log.first);
+  g_free (log.first);
+  g_mutex_clear (&log.lock);
+}
+GST_END_TEST;
+
 /* A copy of models/tiny in a temporary directory, with @file replaced by @contents (of
  * @length bytes, -1 = NUL-terminated), or left out when @contents is NULL. */
 static gchar *
@@ -1906,6 +1958,7 @@ convnextclassify_suite (void)
   tcase_add_test (stream, test_precision_bf16);
   tcase_add_test (stream, test_properties);
   tcase_add_test (stream, test_default_model);
+  tcase_add_test (stream, test_library_log_in_gst_debug);
 
   suite_add_tcase (s, errors);
   tcase_add_test (errors, test_missing_model);
