@@ -53,6 +53,13 @@
  * float32 carries an empty result (0 classes, no ROI param, empty arrays in the message) and
  * the element posts one GST_STREAM_ERROR_FAILED warning per run of such frames.
  *
+ * Warnings at start (each model load): a checkpoint without preprocessor_config.json
+ * (GST_RESOURCE_ERROR_NOT_FOUND: transformers' defaults apply), and one with tensors that the
+ * model does not use (GST_RESOURCE_ERROR_SETTINGS: "N tensors of DIR are not used by the
+ * model: " and the first five names, all of them in the debug string; as convnext-classify and
+ * transformers warn).  libconvnext's log records (which oneDNN kernel each layer got) appear in
+ * GST_DEBUG under convnextclassify (DEBUG level; its warnings also go to GLib's log as before).
+ *
  * The element works in place and never in passthrough: when the incoming buffer is not
  * writable, basetransform hands transform_ip a shallow copy (gst_buffer_copy shares the
  * GstMemory), so only the metadata becomes writable and the pixels are never copied.
@@ -478,6 +485,34 @@ free_model (GstConvNextClassify *self)
 
 static gboolean warm_up (GstConvNextClassify *self, guint width, guint height);
 
+/* How many unused tensor names the warning's text shows; its debug part has them all. */
+#define UNUSED_TENSORS_SHOWN 5
+
+/* Checkpoint tensors that the model does not read (another head's, a stage a backbone does not
+ * select): a warning, as convnext-classify prints and as transformers warns "Some weights of
+ * the model checkpoint were not used", since they can mean the checkpoint is not the model the
+ * user thinks.  Once per load (start()). */
+static void
+warn_unused_tensors (GstConvNextClassify *self, const gchar *model_dir)
+{
+  const gchar *const *unused = convnext_model_get_unused_tensors (self->model);
+  guint n = g_strv_length ((gchar **) unused);
+  g_autoptr (GString) shown = NULL;
+  g_autofree gchar *all = NULL;
+
+  if (n == 0)
+    return;
+  shown = g_string_new (NULL);
+  for (guint i = 0; i < n && i < UNUSED_TENSORS_SHOWN; i++)
+    g_string_append_printf (shown, "%s%s", i > 0 ? ", " : "", unused[i]);
+  if (n > UNUSED_TENSORS_SHOWN)
+    g_string_append_printf (shown, ", … (%u more)", n - UNUSED_TENSORS_SHOWN);
+  all = g_strjoinv (", ", (gchar **) unused);
+  GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+      ("%u tensors of %s are not used by the model: %s", n, model_dir, shown->str),
+      ("Unused tensors: %s", all));
+}
+
 static gboolean
 gst_convnext_classify_start (GstBaseTransform *trans)
 {
@@ -519,6 +554,7 @@ gst_convnext_classify_start (GstBaseTransform *trans)
         "convnextclassify needs ConvNextForImageClassification", model_dir);
     goto failed;
   }
+  warn_unused_tensors (self, model_dir);
   if (labels_file != NULL) {
     self->labels = load_labels_file (self->model, labels_file, &error);
     if (self->labels == NULL)

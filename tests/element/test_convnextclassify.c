@@ -759,6 +759,81 @@ start_error (const gchar *model, const gchar *labels_file)
   return error;
 }
 
+/* Pops the warnings on @bus; returns how many are about unused tensors, the first of them
+ * (text and debug string) in @text / @debug. */
+static guint
+pop_unused_tensor_warnings (GstBus *bus, gchar **text, gchar **debug)
+{
+  GstMessage *msg;
+  guint n = 0;
+
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING)) != NULL) {
+    GError *error = NULL;
+    gchar *dbg = NULL;
+
+    gst_message_parse_warning (msg, &error, &dbg);
+    if (strstr (error->message, "not used by the model") != NULL) {
+      fail_unless (g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS));
+      if (n++ == 0) {
+        *text = g_strdup (error->message);
+        *debug = g_strdup (dbg);
+      }
+    }
+    g_error_free (error);
+    g_free (dbg);
+    gst_message_unref (msg);
+  }
+  return n;
+}
+
+/* A checkpoint with tensors the model does not read (tests/fixtures' mini-extra-tensors: the
+ * two tensors of an "aux_head") starts, with one warning per load naming the count, the
+ * directory and the tensors, as convnext-classify words it; models/tiny has none. */
+GST_START_TEST (test_unused_tensors_warn)
+{
+  GstElement *pipeline = gst_parse_launch ("videotestsrc num-buffers=1 ! "
+      "convnextclassify name=c threads=1 ! fakesink", NULL);
+  GstElement *classify = gst_bin_get_by_name (GST_BIN (pipeline), "c");
+  GstBus *bus = gst_element_get_bus (pipeline);
+  g_autofree gchar *expected = g_strdup_printf ("2 tensors of %s are not used by the model: ",
+      EXTRA_TENSORS_MODEL_DIR);
+
+  g_object_set (classify, "model", EXTRA_TENSORS_MODEL_DIR, NULL);
+  for (guint load = 0; load < 2; load++) {
+    g_autofree gchar *text = NULL;
+    g_autofree gchar *debug = NULL;
+    GstStateChangeReturn ret = gst_element_set_state (pipeline, GST_STATE_PAUSED);
+
+    if (ret == GST_STATE_CHANGE_ASYNC)
+      ret = gst_element_get_state (pipeline, NULL, NULL, 30 * GST_SECOND);
+    fail_unless_equals_int (ret, GST_STATE_CHANGE_SUCCESS);
+    fail_unless_equals_int (pop_unused_tensor_warnings (bus, &text, &debug), 1);
+    fail_unless (g_str_has_prefix (text, expected), "%s", text);
+    fail_unless (strstr (text, "aux_head.weight") != NULL && strstr (text, "aux_head.bias") != NULL,
+        "%s", text);
+    fail_unless (strstr (debug, "aux_head.weight") != NULL, "%s", debug);
+    fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_READY),
+        GST_STATE_CHANGE_SUCCESS);
+  }
+
+  /* No such warning without unused tensors. */
+  g_object_set (classify, "model", TINY_MODEL_DIR, NULL);
+  {
+    g_autofree gchar *text = NULL;
+    g_autofree gchar *debug = NULL;
+    GstStateChangeReturn ret = gst_element_set_state (pipeline, GST_STATE_PAUSED);
+
+    if (ret == GST_STATE_CHANGE_ASYNC)
+      ret = gst_element_get_state (pipeline, NULL, NULL, 30 * GST_SECOND);
+    fail_unless_equals_int (ret, GST_STATE_CHANGE_SUCCESS);
+    fail_unless_equals_int (pop_unused_tensor_warnings (bus, &text, &debug), 0);
+  }
+  gst_object_unref (bus);
+  gst_object_unref (classify);
+  stop_pipeline (pipeline);
+}
+GST_END_TEST;
+
 /* libconvnext's own log records (g_debug in the "convnext" domain) reach GST_DEBUG under
  * convnextclassify (gst-plugin/gstconvnextlog.c): loading models/tiny builds its network (the
  * sync warm-up), and the library names each layer's oneDNN implementation, "<layer>: <primitive
@@ -1964,6 +2039,7 @@ convnextclassify_suite (void)
   tcase_add_test (errors, test_missing_model);
   tcase_add_test (errors, test_broken_config);
   tcase_add_test (errors, test_no_preprocessor_config_warns);
+  tcase_add_test (errors, test_unused_tensors_warn);
   tcase_add_test (errors, test_truncated_weights);
   tcase_add_test (errors, test_bare_model_refused);
   tcase_add_test (errors, test_labels_file_mismatch);
