@@ -282,8 +282,7 @@ CONVNEXT_API char **convnext_labels_load (const char *path, guint *n_labels, GEr
  *   BACKEND.
  */
 CONVNEXT_API gboolean convnext_model_forward (ConvNextModel *model, const float *pixel_values,
-    guint batch, guint height, guint width, float *logits, float *pooler_output,
-    GError **error);
+    guint batch, guint height, guint width, float *logits, float *pooler_output, GError **error);
 
 /**
  * convnext_model_get_unused_tensors:
@@ -308,7 +307,8 @@ CONVNEXT_API guint convnext_model_get_num_hidden_states (const ConvNextModel *mo
  * "stem", "stage1"…, as transformers' BackboneMixin); default: the last stage only.
  * Returns: (transfer none): the indices, ascending.
  */
-CONVNEXT_API const guint *convnext_model_get_out_indices (const ConvNextModel *model, guint *n_indices);
+CONVNEXT_API const guint *convnext_model_get_out_indices (const ConvNextModel *model,
+    guint *n_indices);
 
 /**
  * convnext_model_get_hidden_state:
@@ -362,7 +362,8 @@ CONVNEXT_API gboolean convnext_model_get_feature_map_shape (const ConvNextModel 
  *
  * Returns: FALSE with INVALID_INPUT (not a backbone, zero or too-small sizes) or BACKEND.
  */
-CONVNEXT_API gboolean convnext_model_forward_features (ConvNextModel *model, const float *pixel_values,
+CONVNEXT_API gboolean convnext_model_forward_features (ConvNextModel *model,
+    const float *pixel_values,
     guint batch, guint height, guint width, float *const *feature_maps, GError **error);
 
 /* ------------------------------------------------------------------------------------------
@@ -383,7 +384,8 @@ typedef struct _ConvNextContext ConvNextContext;
  * Identical primitives of several contexts are created once, in oneDNN's primitive cache.
  * Returns: (transfer full): the context.
  */
-CONVNEXT_API ConvNextContext *convnext_context_new (ConvNextModel *model, const ConvNextParams *params);
+CONVNEXT_API ConvNextContext *convnext_context_new (ConvNextModel *model,
+    const ConvNextParams *params);
 
 /** convnext_context_free: frees @ctx and drops its model reference; NULL is allowed. */
 CONVNEXT_API void convnext_context_free (ConvNextContext *ctx);
@@ -399,8 +401,7 @@ CONVNEXT_API ConvNextModel *convnext_context_get_model (const ConvNextContext *c
  * thread-safe for one @ctx.
  */
 CONVNEXT_API gboolean convnext_context_forward (ConvNextContext *ctx, const float *pixel_values,
-    guint batch, guint height, guint width, float *logits, float *pooler_output,
-    GError **error);
+    guint batch, guint height, guint width, float *logits, float *pooler_output, GError **error);
 
 /**
  * convnext_context_forward_features:
@@ -408,7 +409,8 @@ CONVNEXT_API gboolean convnext_context_forward (ConvNextContext *ctx, const floa
  * As convnext_model_forward_features(), on @ctx (one thread at a time, without the model's
  * lock).
  */
-CONVNEXT_API gboolean convnext_context_forward_features (ConvNextContext *ctx, const float *pixel_values,
+CONVNEXT_API gboolean convnext_context_forward_features (ConvNextContext *ctx,
+    const float *pixel_values,
     guint batch, guint height, guint width, float *const *feature_maps, GError **error);
 
 /**
@@ -417,8 +419,8 @@ CONVNEXT_API gboolean convnext_context_forward_features (ConvNextContext *ctx, c
  * As convnext_model_get_hidden_state(), for the last convnext_context_forward() on @ctx
  * (which needs output_hidden_states in the context's params).
  */
-CONVNEXT_API gboolean convnext_context_get_hidden_state (ConvNextContext *ctx, guint index, guint shape[4],
-    float *out, GError **error);
+CONVNEXT_API gboolean convnext_context_get_hidden_state (ConvNextContext *ctx, guint index,
+    guint shape[4], float *out, GError **error);
 
 /**
  * ConvNextClass:
@@ -549,7 +551,8 @@ typedef struct _ConvNextPreprocessor ConvNextPreprocessor;
  *   file) or INVALID_CONFIG (malformed JSON, wrong type or range; the message names the file
  *   and the key).
  */
-CONVNEXT_API ConvNextPreprocessor *convnext_preprocessor_new (const char *model_dir, GError **error);
+CONVNEXT_API ConvNextPreprocessor *convnext_preprocessor_new (const char *model_dir,
+    GError **error);
 
 /**
  * convnext_preprocessor_uses_defaults:
@@ -570,8 +573,8 @@ CONVNEXT_API void convnext_preprocessor_free (ConvNextPreprocessor *pre);
  * @width, @height: (out): the pixel_values spatial size: shortest_edge × shortest_edge
  *   when do_resize, else the input size.
  */
-CONVNEXT_API void convnext_preprocessor_get_output_size (const ConvNextPreprocessor *pre, guint in_width,
-    guint in_height, guint *width, guint *height);
+CONVNEXT_API void convnext_preprocessor_get_output_size (const ConvNextPreprocessor *pre,
+    guint in_width, guint in_height, guint *width, guint *height);
 
 /**
  * convnext_preprocessor_process:
@@ -599,8 +602,8 @@ CONVNEXT_API void convnext_preprocessor_get_output_size (const ConvNextPreproces
  *   empty or not inside the image, region too elongated to resize) or UNSUPPORTED (unknown
  *   pixel format, color matrix or chroma siting).
  */
-CONVNEXT_API gboolean convnext_preprocessor_process (ConvNextPreprocessor *pre, const ConvNextImage *image,
-    const ConvNextRect *roi, float *pixel_values, GError **error);
+CONVNEXT_API gboolean convnext_preprocessor_process (ConvNextPreprocessor *pre,
+    const ConvNextImage *image, const ConvNextRect *roi, float *pixel_values, GError **error);
 
 /* ------------------------------------------------------------------------------------------
  * Calibration for CONVNEXT_PRECISION_INT8.
@@ -638,7 +641,8 @@ CONVNEXT_API gboolean convnext_calibrator_add (ConvNextCalibrator *cal, const fl
  *  "convnext-int8-calibration", version 1, the model and image count, one {name,
  *  input_absmax, hidden_min, hidden_max} per block).  Returns: FALSE with INVALID_INPUT
  *  before any image was added, IO when the file cannot be written. */
-CONVNEXT_API gboolean convnext_calibrator_save (ConvNextCalibrator *cal, const char *path, GError **error);
+CONVNEXT_API gboolean convnext_calibrator_save (ConvNextCalibrator *cal, const char *path,
+    GError **error);
 
 /** convnext_calibrator_free: NULL is allowed. */
 CONVNEXT_API void convnext_calibrator_free (ConvNextCalibrator *cal);
