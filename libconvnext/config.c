@@ -148,6 +148,24 @@ read_hidden_act (JsonObject *obj, const char *path, ConvNextAct *out, GError **e
   return convnext_json_invalid (error, path, "hidden_act", node, "a string");
 }
 
+/* The smallest id in 0..@n-1 that no key of @members ("0", "1", ...) names. */
+static guint
+first_missing_id (GList *members, guint n)
+{
+  g_autofree gboolean *seen = g_new0 (gboolean, n);
+  guint id = 0;
+
+  for (GList *l = members; l != NULL; l = l->next) {
+    guint64 k;
+
+    if (g_ascii_string_to_unsigned (l->data, 10, 0, n - 1, &k, NULL))
+      seen[k] = TRUE;
+  }
+  while (id < n && seen[id])
+    id++;
+  return id;
+}
+
 /* id2label: {"0": "tench", "1": "goldfish", …}, keys exactly 0..n-1. */
 static gboolean
 read_id2label (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError **error)
@@ -186,7 +204,8 @@ read_id2label (JsonObject *obj, const char *path, ConvNextConfig *cfg, GError **
 
     if (!g_ascii_string_to_unsigned (key, 10, 0, n - 1, &id, NULL) || labels[id] != NULL) {
       g_set_error (error, CONVNEXT_ERROR, CONVNEXT_ERROR_INVALID_CONFIG,
-          "invalid id2label in %s: expected keys \"0\"...\"%u\", got \"%s\"", path, n - 1, key);
+          "invalid id2label in %s: its %u keys must be \"0\"...\"%u\", but \"%s\" is not one of "
+          "them and \"%u\" is missing", path, n, n - 1, key, first_missing_id (members, n));
       goto fail;
     }
     if (value == NULL || !JSON_NODE_HOLDS_VALUE (value)

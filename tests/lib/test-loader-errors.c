@@ -177,7 +177,7 @@ CONFIG_TEST (test_config_out_indices_range, "out_indices", "[7]", "out_indices",
 /* Keys filled out of order, then one out of range: the labels read so far must be freed
  * (LeakSanitizer found them leaking: g_strfreev stops at the hole). */
 CONFIG_TEST (test_config_id2label_gap, "id2label", "{\"1\": \"b\", \"2\": \"c\", \"7\": \"h\", \"0\": \"a\", "
-    "\"3\": \"d\"}", "id2label", "\"7\"", NULL)
+    "\"3\": \"d\"}", "id2label", "\"7\" is not one of them", "\"4\" is missing", NULL)
 /* json-glib reads integers past 64 bits as -1: the message gives the value as written. */
 CONFIG_RAW_TEST (test_config_depths_2_pow_64, "depths", "[1, 18446744073709551616, 1]",
     "depths[1]: 18446744073709551616", NULL)
