@@ -175,9 +175,12 @@ CONFIG_TEST (test_config_id2label_array, "id2label", "[\"a\", \"b\", \"c\", \"d\
 CONFIG_TEST (test_config_out_features_unknown, "out_features", "[\"stage9\"]", "out_features", NULL)
 CONFIG_TEST (test_config_out_indices_range, "out_indices", "[7]", "out_indices", NULL)
 /* Keys filled out of order, then one out of range: the labels read so far must be freed
- * (LeakSanitizer found them leaking: g_strfreev stops at the hole). */
+ * (LeakSanitizer found them leaking: g_strfreev stops at the hole); the message names the
+ * key out of range and the one missing. */
 CONFIG_TEST (test_config_id2label_gap, "id2label", "{\"1\": \"b\", \"2\": \"c\", \"7\": \"h\", \"0\": \"a\", "
-    "\"3\": \"d\"}", "id2label", "\"7\" is not one of them", "\"4\" is missing", NULL)
+    "\"3\": \"d\"}", "id2label", "\"7\"", NULL)
+CONFIG_TEST (test_config_id2label_missing_key, "id2label", "{\"1\": \"b\", \"2\": \"c\", \"7\": \"h\", "
+    "\"0\": \"a\", \"3\": \"d\"}", "\"7\" is not one of them and \"4\" is missing", NULL)
 /* json-glib reads integers past 64 bits as -1: the message gives the value as written. */
 CONFIG_RAW_TEST (test_config_depths_2_pow_64, "depths", "[1, 18446744073709551616, 1]",
     "depths[1]: 18446744073709551616", NULL)
@@ -1008,6 +1011,7 @@ main (int argc, char **argv)
   ADD ("config-out_features-unknown", test_config_out_features_unknown);
   ADD ("config-out_indices-out-of-range", test_config_out_indices_range);
   ADD ("config-id2label-gap", test_config_id2label_gap);
+  ADD ("config-id2label-missing-key", test_config_id2label_missing_key);
   ADD ("config-depths-2^64", test_config_depths_2_pow_64);
   ADD ("config-out_indices-2^64-1", test_config_out_indices_2_pow_64);
   ADD ("config-nested-too-deep", test_config_nested_too_deep);
