@@ -19,7 +19,7 @@
  * float. A frame without metadata prints only frame, pts and an empty top_k.
  *
  * --objects CLASSES (inference-region=roi-list, SOURCE ending in a detector such as facedetect):
- * top_k is empty and "objects" lists each classified object:
+ * top_k is empty and "objects" lists each classified object ([] on a frame without any):
  *   "objects":[{"roi_id":0,"box":[x,y,w,h],"source_frame":0,"tracking_id":0,"top_k":[...]}]
  * (box in frame pixels; tracking_id null when the object has none).
  *
@@ -55,6 +55,7 @@ typedef struct {
   int status;
   gboolean stats;
   gboolean analytics;     /* --analytics: read the GstAnalyticsClsMtd only */
+  gboolean objects;       /* --objects: every line has "objects" */
   guint64 frames;
   /* --stats: counters of the current one-second window and of the whole run */
   GMutex lock;
@@ -123,7 +124,8 @@ append_analytics_top_k (GString *out, GstBuffer *buf)
 #endif
 
 static gchar *
-frame_to_json (guint64 frame, GstBuffer *buf, const GstConvNextClassificationMeta *meta)
+frame_to_json (guint64 frame, GstBuffer *buf, const GstConvNextClassificationMeta *meta,
+    gboolean objects)
 {
   GString *out = g_string_new (NULL);
 
@@ -153,9 +155,9 @@ frame_to_json (guint64 frame, GstBuffer *buf, const GstConvNextClassificationMet
 #endif
   g_string_append_c (out, ']');
   /* inference-region=roi-list: one entry per object, with its box (frame pixels). */
-  if (meta && meta->n_objects > 0) {
+  if (objects) {
     g_string_append (out, ",\"objects\":[");
-    for (guint i = 0; i < meta->n_objects; i++) {
+    for (guint i = 0; meta && i < meta->n_objects; i++) {
       const GstConvNextObject *o = &meta->objects[i];
 
       g_string_append_printf (out, "%s{\"roi_id\":%d,\"box\":[%d,%d,%u,%u],"
@@ -280,7 +282,7 @@ on_new_sample (GstAppSink *sink, gpointer data)
     return GST_FLOW_FLUSHING;
   buf = gst_sample_get_buffer (sample);
   meta = app->analytics ? NULL : gst_buffer_get_convnext_classification_meta (buf);
-  line = frame_to_json (app->frames++, buf, meta);
+  line = frame_to_json (app->frames++, buf, meta, app->objects);
   puts (line);
   fflush (stdout);
   g_free (line);
@@ -481,6 +483,7 @@ main (int argc, char **argv)
   if (threads >= 0)
     g_object_set (classify, "threads", (guint) threads, NULL);
   if (object_class) {
+    app.objects = TRUE;
     gst_util_set_object_arg (G_OBJECT (classify), "inference-region", "roi-list");
     g_object_set (classify, "object-class", object_class, NULL);
   }

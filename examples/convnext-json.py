@@ -40,8 +40,8 @@ ROI metas cannot be iterated from Python on 1.22 (above), and facedetect gives t
 message is posted on the streaming thread before the buffer leaves the classifier, so a sync
 handler stores it and the pad probe of that buffer takes it (matched by pts). The element posts
 it on each frame on which objects were classified, which with reclassify-interval=1 (the default)
-is every frame that has objects. A frame without objects has no message, so its line has no
-"objects" and (unlike convnext-json's) no model.
+is every frame that has objects. A frame without objects has no message, so its line has
+"objects":[] and (unlike convnext-json's) no model.
 """
 import argparse
 import json
@@ -147,8 +147,9 @@ def message_objects(structure):
     return objects
 
 
-def frame_to_json(frame, buffer, analytics_only=False, message=None):
-    """One JSON line for @buffer; @message: its convnext-classification message with objects."""
+def frame_to_json(frame, buffer, analytics_only=False, message=None, objects_mode=False):
+    """One JSON line for @buffer; @message: its convnext-classification message with objects;
+    @objects_mode (--objects): the line has "objects", [] without a message."""
     pts = buffer.pts if buffer.pts != Gst.CLOCK_TIME_NONE else None
     parts = ['"frame":%d' % frame, '"pts":%s' % json_text(pts)]
     objects = message_objects(message) if message is not None else None
@@ -164,8 +165,8 @@ def frame_to_json(frame, buffer, analytics_only=False, message=None):
         if model is not None:
             parts.append('"model":%s' % json_text(model))
     parts.append('"top_k":%s' % top_k_json(classes))
-    if objects:
-        parts.append('"objects":[%s]' % ",".join(objects))
+    if objects_mode:
+        parts.append('"objects":[%s]' % ",".join(objects or []))
     return "{" + ",".join(parts) + "}"
 
 
@@ -242,7 +243,8 @@ def main():
         buffer = info.get_buffer()
         message = messages.pop(buffer.pts, None)
         messages.clear()    # nothing older can still be wanted: bounded memory
-        print(frame_to_json(frames[0], buffer, args.analytics, message), flush=True)
+        print(frame_to_json(frames[0], buffer, args.analytics, message, args.objects is not None),
+              flush=True)
         frames[0] += 1
         return Gst.PadProbeReturn.OK
 

@@ -1261,9 +1261,13 @@ transform_roi_list (GstConvNextClassify *self, GstBuffer *buf, guint top_k,
     rois[n_out] = regions[i].roi;
     g_array_index (self->objects, GstConvNextObject, n_out++) = *o;
   }
-  gst_convnext_result_attach_objects (buf, (GstConvNextObject *) self->objects->data, rois,
-      n_out,
-      convnext_model_get_name (self->model), newest, newest_pts, inference_time);
+  if (n_out == 0) {             /* no object: what the frame carries is this frame's */
+    newest = self->frame_count;
+    newest_pts = GST_BUFFER_PTS (buf);
+  }
+  gst_convnext_result_attach_objects (buf, GST_VIDEO_INFO_WIDTH (&self->info),
+      GST_VIDEO_INFO_HEIGHT (&self->info), (GstConvNextObject *) self->objects->data, rois,
+      n_out, convnext_model_get_name (self->model), newest, newest_pts, inference_time);
   if (post_messages && classified)
     gst_element_post_message (GST_ELEMENT (self), gst_convnext_result_new_objects_message (
             (GstConvNextObject *) self->objects->data, n_out,

@@ -33,6 +33,7 @@ meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   m->age = GST_CLOCK_TIME_NONE;
   m->n_objects = 0;
   m->objects = NULL;
+  m->width = m->height = 0;
   return TRUE;
 }
 
@@ -70,6 +71,8 @@ meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type, 
   if (copy == NULL)
     return FALSE;
   copy->age = m->age;
+  copy->width = m->width;
+  copy->height = m->height;
   gst_convnext_classification_meta_add_objects (copy, m->objects, m->n_objects);
   if (!GST_META_TRANSFORM_IS_COPY (type)) {
     /* The objects' boxes are in pixels: follow the new size as videoscale does for ROIs. */
@@ -83,6 +86,10 @@ meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type, 
       o->y = (gint) gst_util_uint64_scale_int_round (o->y, oh, ih);
       o->w = (guint) gst_util_uint64_scale_int_round (o->w, ow, iw);
       o->h = (guint) gst_util_uint64_scale_int_round (o->h, oh, ih);
+    }
+    if (copy->width > 0 && copy->height > 0) {
+      copy->width = (guint) ow;
+      copy->height = (guint) oh;
     }
   }
   return TRUE;

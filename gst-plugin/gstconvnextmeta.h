@@ -71,7 +71,16 @@ typedef struct {
  * @n_objects: entries in @objects (inference-region=roi-list; 0 in full-frame mode, where
  *   @classes holds the frame's result; in roi-list mode @n_classes is 0).  Added last.
  * @objects: (array length=n_objects): one per classified object, in the order of the
- *   buffer's region metas.  A scale transform (videoscale) rescales their boxes.
+ *   buffer's region metas.
+ * @width, @height: the size of the frame whose pixels the objects' boxes are in (the
+ *   classified frame's), or 0 when unknown (a meta made by
+ *   gst_buffer_add_convnext_classification_meta() alone).  This meta's API has no tags, so
+ *   that it survives every element; the price is that an element which resizes the picture
+ *   (videoscale) copies it without touching the boxes.  A reader on a frame of another size
+ *   scales each box by its frame size over @width × @height, as convnextoverlay does.  Flips
+ *   and rotations (videoflip) are not followed: draw objects before those.  A scale transform
+ *   (GstVideoMetaTransform, should an element call it) rescales the boxes and these.  Added
+ *   after @objects.
  *
  * Survives copies, tee, queue, videoconvert, videoscale and videorate (its transform copies it
  * for copy and video transforms: a whole-frame classification does not depend on size).
@@ -87,6 +96,7 @@ typedef struct {
   GstClockTime age;
   guint n_objects;
   GstConvNextObject *objects;
+  guint width, height;
 } GstConvNextClassificationMeta;
 
 GType gst_convnext_classification_meta_api_get_type (void);

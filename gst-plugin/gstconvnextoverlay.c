@@ -641,7 +641,9 @@ gst_convnext_overlay_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   text = build_text (buf, lines, show_score);
   if (text)
     update_composition (self, text);
-  comp = frame_composition (self, text ? self->composition : NULL, gst_convnext_overlay_objects (buf));
+  comp = frame_composition (self, text ? self->composition : NULL,
+      gst_convnext_overlay_objects (buf, GST_VIDEO_INFO_WIDTH (&self->info),
+          GST_VIDEO_INFO_HEIGHT (&self->info)));
   if (!comp)
     return gst_pad_push (self->srcpad, buf);
 

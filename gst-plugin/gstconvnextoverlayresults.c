@@ -187,7 +187,7 @@ append_analytics_objects (GstBuffer *buf, GArray *objects)
  * any DL Streamer classifier, writes it) and every classified GstAnalyticsODMtd. Objects without
  * a class are left out. NULL: none. */
 GArray *
-gst_convnext_overlay_objects (GstBuffer *buf)
+gst_convnext_overlay_objects (GstBuffer *buf, gint width, gint height)
 {
   GstConvNextClassificationMeta *meta = gst_buffer_get_convnext_classification_meta (buf);
   GArray *objects = g_array_new (FALSE, FALSE, sizeof (OverlayObject));
@@ -199,6 +199,15 @@ gst_convnext_overlay_objects (GstBuffer *buf)
       const GstConvNextObject *o = &meta->objects[i];
       OverlayObject obj = { o->x, o->y, o->w, o->h, { o->classes ? o->classes[0].label : NULL,
           o->classes ? o->classes[0].score : 0.0 } };
+
+      if (meta->width > 0 && meta->height > 0 && width > 0 && height > 0
+          && (meta->width != (guint) width || meta->height != (guint) height)) {
+        /* Resized after the classifier (videoscale copies the meta as it is). */
+        obj.x = (gint) gst_util_uint64_scale_int_round (MAX (o->x, 0), width, (gint) meta->width);
+        obj.y = (gint) gst_util_uint64_scale_int_round (MAX (o->y, 0), height, (gint) meta->height);
+        obj.w = (gint) gst_util_uint64_scale_int_round (o->w, width, (gint) meta->width);
+        obj.h = (gint) gst_util_uint64_scale_int_round (o->h, height, (gint) meta->height);
+      }
 
       if (o->n_classes > 0)
         g_array_append_val (objects, obj);
@@ -217,7 +226,8 @@ gst_convnext_overlay_objects (GstBuffer *buf)
     append_roi_param (entries, param);
     g_array_sort (entries, entry_cmp_desc);
     if (entries->len > 0 && g_array_index (entries, OverlayEntry, 0).label) {
-      OverlayObject obj = { roi->x, roi->y, roi->w, roi->h, g_array_index (entries, OverlayEntry, 0) };
+      OverlayObject obj = { roi->x, roi->y, roi->w, roi->h,
+        g_array_index (entries, OverlayEntry, 0) };
       g_array_append_val (objects, obj);
     }
     g_array_unref (entries);

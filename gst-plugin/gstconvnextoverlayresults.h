@@ -28,9 +28,11 @@ typedef struct {
  * "classification" params of the full-frame "convnext" ROI.  NULL when the buffer carries none. */
 GArray *gst_convnext_overlay_frame_classes (GstBuffer *buf);
 
-/* The classified objects of @buf (GArray of OverlayObject): the convnext meta's objects, else
- * every other ROI with a "classification" param and (>= 1.24) every GstAnalyticsODMtd that
- * RELATE_TO links to a ClsMtd, each box once.  NULL when there are none. */
-GArray *gst_convnext_overlay_objects (GstBuffer *buf);
+/* The classified objects of @buf, a @width × @height frame (GArray of OverlayObject, boxes in
+ * its pixels): the convnext meta's objects (their boxes scaled from the meta's frame size when
+ * the frame was resized after the classifier), else every other ROI with a "classification"
+ * param and (>= 1.24) every GstAnalyticsODMtd that RELATE_TO links to a ClsMtd, each box once.
+ * NULL when there are none. */
+GArray *gst_convnext_overlay_objects (GstBuffer *buf, gint width, gint height);
 
 G_END_DECLS

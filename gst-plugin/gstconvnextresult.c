@@ -154,10 +154,13 @@ void
 gst_convnext_result_attach (const GstConvNextResult *result, GstBuffer *buf, guint width,
     guint height)
 {
+  GstConvNextClassificationMeta *meta;
   GstVideoRegionOfInterestMeta *roi;
 
-  add_meta (buf, result->classes, result->n_classes, result->model_name, result->frame_number,
-      result->frame_pts, result->inference_time);
+  meta = add_meta (buf, result->classes, result->n_classes, result->model_name,
+      result->frame_number, result->frame_pts, result->inference_time);
+  meta->width = width;
+  meta->height = height;
   roi = gst_buffer_add_video_region_of_interest_meta (buf, GST_CONVNEXT_ROI_TYPE, 0, 0, width,
       height);
   if (result->roi_param != NULL)
@@ -227,13 +230,16 @@ attach_object_analytics (const GstConvNextObject *o, GstBuffer *buf)
 #endif
 
 void
-gst_convnext_result_attach_objects (GstBuffer *buf, const GstConvNextObject *objects,
-    GstVideoRegionOfInterestMeta *const *rois, guint n_objects, const gchar *model_name, guint64 frame_number, GstClockTime frame_pts,
+gst_convnext_result_attach_objects (GstBuffer *buf, guint width, guint height,
+    const GstConvNextObject *objects, GstVideoRegionOfInterestMeta *const *rois,
+    guint n_objects, const gchar *model_name, guint64 frame_number, GstClockTime frame_pts,
     GstClockTime inference_time)
 {
   GstConvNextClassificationMeta *meta;
 
   meta = add_meta (buf, NULL, 0, model_name, frame_number, frame_pts, inference_time);
+  meta->width = width;
+  meta->height = height;
   gst_convnext_classification_meta_add_objects (meta, objects, n_objects);
   for (guint i = 0; i < n_objects; i++) {
     const GstConvNextObject *o = &objects[i];

@@ -76,9 +76,11 @@ void gst_convnext_object_set_classes (GstConvNextObject *object, guint max_class
  * GstVideoRegionOfInterestMeta @rois[i] (NULL: none), and built with GstAnalytics a GstAnalyticsClsMtd
  * related to the object's GstAnalyticsODMtd: OD -CONTAIN|RELATE_TO-> Cls (what upstream's
  * objectdetectionoverlay draws) and Cls -IS_PART_OF-> OD (what DL Streamer's readers follow).
+ * @width × @height: the frame's size, which the boxes are in pixels of.
  * @frame_number / @frame_pts / @inference_time: of the newest classification among them. */
-void gst_convnext_result_attach_objects (GstBuffer *buf, const GstConvNextObject *objects,
-    GstVideoRegionOfInterestMeta *const *rois, guint n_objects, const gchar *model_name, guint64 frame_number, GstClockTime frame_pts,
+void gst_convnext_result_attach_objects (GstBuffer *buf, guint width, guint height,
+    const GstConvNextObject *objects, GstVideoRegionOfInterestMeta *const *rois,
+    guint n_objects, const gchar *model_name, guint64 frame_number, GstClockTime frame_pts,
     GstClockTime inference_time);
 
 /* The "convnext-classification" message of a roi-list frame (@frame_number, @pts, @duration,

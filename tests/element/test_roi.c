@@ -196,6 +196,8 @@ GST_START_TEST (test_several_regions)
     fail_unless (meta != NULL);
     fail_unless_equals_int (meta->n_classes, 0);
     fail_unless_equals_int (meta->n_objects, 3);
+    fail_unless_equals_int (meta->width, W);      /* the frame the boxes are in pixels of */
+    fail_unless_equals_int (meta->height, H);
     fail_unless ((o = find_object (meta, 50, 20, 60, 70)) != NULL);
     fail_unless_equals_int (o->roi_id, 2);
     check_object (out, o);
@@ -224,7 +226,8 @@ GST_START_TEST (test_several_regions)
 }
 GST_END_TEST;
 
-/* A frame without regions carries an empty meta; full-frame mode ignores ROIs. */
+/* A frame without regions carries an empty meta, dated that frame; full-frame mode ignores
+ * ROIs. */
 GST_START_TEST (test_no_regions_and_full_frame)
 {
   GstHarness *h = harness_new (NULL);
@@ -235,6 +238,15 @@ GST_START_TEST (test_no_regions_and_full_frame)
   fail_unless (meta != NULL);
   fail_unless_equals_int (meta->n_objects, 0);
   fail_unless_equals_int (meta->n_classes, 0);
+  gst_buffer_unref (out);
+  in = make_frame (1);
+  add_roi (in, "face", 1, 10, 10, 40, 40);
+  gst_buffer_unref (gst_harness_push_and_pull (h, in));
+  out = gst_harness_push_and_pull (h, make_frame (2));
+  meta = gst_buffer_get_convnext_classification_meta (out);
+  fail_unless (meta != NULL);
+  fail_unless_equals_int (meta->n_objects, 0);
+  fail_unless_equals_uint64 (meta->frame_number, 2);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
 

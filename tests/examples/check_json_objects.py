@@ -2,7 +2,7 @@
 """convnext-json --objects face (C or Python) behind upstream's facedetect: each JSON line's
 "objects" has every face with its box and top-k scores equal to PyTorch's on the crop saved as an
 image (tests/element/expected_faces.json, recorded by tests/element/make_expected_faces.py),
-within 1e-5. With --reference PROGRAM (the C program), both programs, run on three frames of the
+within 1e-5; frames without a face print "objects":[]. With --reference PROGRAM (the C program), both programs, run on three frames of the
 photo, print the same frame, pts, model and objects. Exit 77 without facedetect.
 
     check_json_objects.py PROGRAM MODEL_DIR EXPECTED_JSON SOURCE_ROOT
@@ -55,6 +55,11 @@ def main():
             assert abs(c["score"] - ref) <= 1e-5, (face["box"], c, ref)
         print(f"face {face['box']}: {obj['top_k'][0]['label']} {obj['top_k'][0]['score']} (PyTorch "
               f"{face['scores'][obj['top_k'][0]['class_id']]:.7f})")
+
+    # A frame without objects still has the key (and, from C, its own frame as source_frame).
+    empty = run(cmd, "videotestsrc num-buffers=2")
+    assert [line["objects"] for line in empty] == [[], []], empty
+    assert all(line.get("source_frame", line["frame"]) == line["frame"] for line in empty), empty
 
     if args.reference:
         # Several frames, so that each frame's objects must reach that frame's line.

@@ -560,6 +560,30 @@ GST_START_TEST (test_objects_drawn)
   out_roi = run_once (&info, FALSE, NULL, in_roi);
   fail_unless (same_bytes (out, out_roi));
 
+  {
+    /* Boxes of a 640x480 frame on this 320x240 one (videoscale after the classifier copies
+     * the meta as it is): scaled by the meta's frame size, the same picture. */
+    GstBuffer *in_scaled = make_frame (&info), *out_scaled;
+    GstConvNextObject big[2] = { objects[0], objects[1] };
+    GstConvNextClassificationMeta *m;
+
+    for (guint i = 0; i < 2; i++) {
+      big[i].x *= 2;
+      big[i].y *= 2;
+      big[i].w *= 2;
+      big[i].h *= 2;
+    }
+    m = gst_buffer_add_convnext_classification_meta (in_scaled, NULL, 0, "test-model", 0, 0,
+        1000);
+    gst_convnext_classification_meta_add_objects (m, big, 2);
+    m->width = 640;
+    m->height = 480;
+    out_scaled = run_once (&info, FALSE, NULL, in_scaled);
+    fail_unless (same_bytes (out, out_scaled));
+    gst_buffer_unref (out_scaled);
+    gst_buffer_unref (in_scaled);
+  }
+
 #if HAVE_GST_ANALYTICS
   {
     /* The same from GstAnalyticsODMtd -RELATE_TO-> ClsMtd alone (as convnextclassify relates
